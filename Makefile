@@ -1,0 +1,136 @@
+# netwarden — one entry point: make, make test, make demo, make bench.
+# Generated code (BPF objects, skeletons, protobuf-c) goes to $(OUTPUT), never git.
+
+OUTPUT ?= .output
+CC ?= cc
+CLANG ?= clang
+BPFTOOL ?= bpftool
+PROTOC_C ?= protoc-c
+ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+
+CFLAGS ?= -O2 -g
+CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
+	-fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE \
+	-ffunction-sections -fdata-sections
+CPPFLAGS += -I$(OUTPUT) -I. -Ibpf
+LDFLAGS += -pie -Wl,-z,relro,-z,now -Wl,--gc-sections
+LDLIBS_BPF := -lbpf -lelf -lz
+LDLIBS_ALL := $(LDLIBS_BPF) -lprotobuf-c -lseccomp -lcap
+
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
+	-Ibpf/include -Ibpf -I$(OUTPUT)
+
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+BPF_HDRS := $(wildcard bpf/*.h bpf/*.bpf.h)
+SKELS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
+
+PROTO_C := $(OUTPUT)/netwarden.pb-c.c
+PROTO_H := $(OUTPUT)/netwarden.pb-c.h
+PROTO_O := $(OUTPUT)/netwarden.pb-c.o
+
+COMMON_SRCS := $(wildcard proto/*.c) $(wildcard sandbox/*.c)
+PRIV_SRCS := $(wildcard privileged/*.c)
+WORKER_SRCS := $(wildcard unprivileged/*.c)
+CLIENT_SRCS := $(wildcard client/*.c)
+
+obj = $(patsubst %.c,$(OUTPUT)/obj/%.o,$(1))
+COMMON_OBJS := $(call obj,$(COMMON_SRCS)) $(PROTO_O)
+
+BINS := $(OUTPUT)/netwarden $(OUTPUT)/netwarden-worker $(OUTPUT)/netwardenctl
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
+TEST_HELPER_SRCS := $(wildcard tests/helpers/*.c)
+TEST_HELPER_BINS := $(patsubst tests/helpers/%.c,$(OUTPUT)/tests/%,$(TEST_HELPER_SRCS))
+
+.PHONY: all deps test unit integration demo bench bench-quick clean
+.DELETE_ON_ERROR:
+.SECONDARY:
+
+all: $(BINS) $(UNIT_BINS) $(TEST_HELPER_BINS)
+
+deps:
+	$(Q)scripts/deps.sh build
+
+$(OUTPUT) $(OUTPUT)/tests:
+	$(Q)mkdir -p $@
+
+# --- BPF -------------------------------------------------------------------
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) bpf/include/vmlinux.h | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp
+	$(Q)$(BPFTOOL) gen object $@ $@.tmp && rm -f $@.tmp
+
+$(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
+
+# --- protobuf --------------------------------------------------------------
+$(PROTO_C) $(PROTO_H) &: proto/netwarden.proto | $(OUTPUT)
+	$(call msg,PROTOC,$<)
+	$(Q)$(PROTOC_C) --c_out=$(OUTPUT) -Iproto $<
+
+$(PROTO_O): $(PROTO_C)
+	$(Q)mkdir -p $(@D)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-error -c $< -o $@
+
+# --- userspace -------------------------------------------------------------
+$(OUTPUT)/obj/%.o: %.c $(PROTO_H) $(SKELS) $(wildcard */*.h) | $(OUTPUT)
+	$(Q)mkdir -p $(@D)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(OUTPUT)/netwarden: $(call obj,$(PRIV_SRCS)) $(COMMON_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS_ALL) -o $@
+
+$(OUTPUT)/netwarden-worker: $(call obj,$(WORKER_SRCS)) $(COMMON_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS_ALL) -o $@
+
+$(OUTPUT)/netwardenctl: $(call obj,$(CLIENT_SRCS)) $(COMMON_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS_ALL) -o $@
+
+# Unit tests #include the module under test (to reach statics) and link the
+# generated protobuf code; mocks use -Wl,--wrap listed in the test's first line
+# as: /* WRAP: sym1 sym2 */
+$(OUTPUT)/tests/test_%: tests/unit/test_%.c $(PROTO_O) $(SKELS) $(wildcard */*.h */*.c) | $(OUTPUT)/tests
+	$(call msg,CC-TEST,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< $(PROTO_O) \
+		$$(sed -n '1s|.*WRAP:\(.*\)\*/.*|\1|p' $< | tr ' ' '\n' | sed -n 's/^\(..*\)$$/-Wl,--wrap=\1/p') \
+		$(LDLIBS_ALL) -lcmocka -o $@
+
+$(OUTPUT)/tests/%: tests/helpers/%.c $(COMMON_OBJS) $(SKELS) | $(OUTPUT)/tests
+	$(call msg,CC-TEST,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< $(COMMON_OBJS) $(LDLIBS_ALL) -o $@
+
+# --- entry points ----------------------------------------------------------
+test:
+	$(Q)scripts/deps.sh test
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)tests/run.sh
+
+unit:
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)tests/run.sh unit
+
+integration:
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)tests/run.sh integration
+
+demo:
+	$(Q)scripts/deps.sh demo
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)scripts/demo.sh
+
+clean:
+	rm -rf $(OUTPUT)
