@@ -81,4 +81,16 @@ int nw_manifest_recv(int sock, struct nw_manifest *m, int *fds, size_t max_fds);
  */
 int nw_manifest_verify(const struct nw_manifest *m, const int *fds);
 
+/*
+ * Check one fd against its entry (the per-fd part of nw_manifest_verify), so
+ * a caller can say which entry is wrong. Returns 0 or -errno: -ENOTSOCK or
+ * -EPROTOTYPE (socket roles), -EBADFD (not the BPF map / perf event the role
+ * needs, or map type, key or value size off), -EACCES (NW_FD_F_RDONLY but
+ * writable), -EINVAL (unknown role or flag, socket not listening).
+ */
+int nw_manifest_verify_entry(const struct nw_manifest_entry *e, int fd);
+
+/* "rpc-listen", "conns-map", ...; "unknown" for anything else. */
+const char *nw_manifest_role_name(unsigned int role);
+
 #endif /* NW_SANDBOX_MANIFEST_H */

@@ -22,6 +22,8 @@ void evloop_free(struct evloop *loop);           /* accepts NULL; does not close
 int evloop_add(struct evloop *loop, struct ev_handler *h, uint32_t events);  /* 0 / -errno */
 int evloop_mod(struct evloop *loop, struct ev_handler *h, uint32_t events);
 int evloop_del(struct evloop *loop, struct ev_handler *h);
+/* The epoll fd (to keep it open across the privilege drop), or -1. */
+int evloop_fd(const struct evloop *loop);
 /* Wait up to timeout_ms (-1 forever) and dispatch. Returns events handled or -errno (EINTR is 0). */
 int evloop_run_once(struct evloop *loop, int timeout_ms);
 

@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The privileged loader's internal interfaces. Everything behind these runs as
+ * root: no parsing of traced data, every fd it creates is O_CLOEXEC, and only
+ * main.c and supervise.c log.
+ */
+#ifndef NW_PRIV_LOADER_H
+#define NW_PRIV_LOADER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+#include "sandbox/manifest.h"
+
+/* Program sets, in the order auto mode tries them. */
+enum ldr_set {
+	LDR_SET_TRACEPOINT = 0,
+	LDR_SET_FENTRY,
+	LDR_SET_KPROBE,
+	LDR_SET_COUNT,
+};
+
+#define LDR_ATTACH_AUTO (-1)
+#define LDR_MAX_IDS 32            /* --allow-uid/--allow-gid entries (RPC_MAX_ALLOW) */
+#define LDR_SOCK_PATH_MAX 108     /* sizeof(sockaddr_un.sun_path) */
+#define LDR_DEFAULT_SOCKET "/run/netwarden/netwarden.sock"
+#define LDR_PERF_PAGES 8
+
+enum { LDR_EXIT_OK = 0, LDR_EXIT_FAIL = 1, LDR_EXIT_USAGE = 2 };
+
+struct ldr_config {
+	int attach;                   /* LDR_ATTACH_AUTO or enum ldr_set */
+	bool perf_events;             /* --events=perf */
+	char rpc_socket[LDR_SOCK_PATH_MAX];
+	gid_t rpc_gid;
+	uid_t worker_uid;
+	gid_t worker_gid;
+	const char *worker_path;      /* NULL: netwarden-worker next to the loader */
+	uid_t allow_uids[LDR_MAX_IDS];
+	size_t n_allow_uids;
+	gid_t allow_gids[LDR_MAX_IDS];
+	size_t n_allow_gids;
+	bool test_hooks;
+	bool verbose;
+	bool help;
+};
+
+/* log.c: "netwarden: ..." on stderr */
+extern bool ldr_verbose;
+void ldr_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void ldr_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* flags.c */
+int ldr_flags_parse(struct ldr_config *cfg, int argc, char **argv, char *err, size_t errlen);
+void ldr_flags_usage(FILE *f);
+const char *ldr_set_name(enum ldr_set set);   /* "tracepoint", "fentry", "kprobe" */
+const char *ldr_set_prefix(enum ldr_set set); /* "tp_", "fe_", "kp_" */
+
+/* Worker argv (NULL-terminated) built into strs; 0 or -ENOSPC. */
+#define LDR_WORKER_ARGV_MAX 8
+struct ldr_worker_args {
+	char *argv[LDR_WORKER_ARGV_MAX];
+	char strs[1024];
+};
+int ldr_worker_args_build(struct ldr_worker_args *wa, const struct ldr_config *cfg, enum ldr_set set);
+
+/* probe.c */
+struct ldr_probe {
+	bool ok[LDR_SET_COUNT];
+	char why[LDR_SET_COUNT][96]; /* e.g. "tp_btf available" */
+};
+void ldr_probe_run(struct ldr_probe *p);
+/* Sets to try, in order, for `attach` (LDR_ATTACH_AUTO or a set). Returns count. */
+size_t ldr_probe_plan(const struct ldr_probe *p, int attach, enum ldr_set order[LDR_SET_COUNT]);
+
+/* bpfload.c */
+struct ldr_bpf;
+struct ldr_bpf_fail {
+	int err;        /* -errno */
+	bool loaded;    /* false: open/configure/load failed; true: attach failed */
+	char what[96];  /* stage or "section/name" of the program that failed */
+};
+struct ldr_bpf *ldr_bpf_start(enum ldr_set set, bool ringbuf, int cgroup_fd, struct ldr_bpf_fail *fail);
+void ldr_bpf_destroy(struct ldr_bpf *b); /* accepts NULL; detaches everything */
+int ldr_bpf_map_fd(const struct ldr_bpf *b, const char *name);    /* borrowed fd or -errno */
+int ldr_bpf_map_fd_rdonly(const struct ldr_bpf *b, const char *name); /* new fd or -errno */
+int ldr_cgroup2_root(FILE *mountinfo, char *buf, size_t len);
+
+/* perf.c: one BPF_OUTPUT perf event per CPU stored in the perf event array */
+int ldr_perf_open(int map_fd, int *fds, size_t ncpus);
+
+/* rpcsock.c */
+int ldr_rpcsock_create(const char *path, gid_t gid); /* listening fd or -errno */
+int ldr_rpcsock_remove(const char *path);
+
+/* spawn.c */
+struct ldr_fdset {
+	int rpc_listen;
+	int conns;
+	int telemetry_rdonly;
+	int ringbuf;              /* -1 in perf mode */
+	int perf[NW_MANIFEST_MAX_FDS];
+	size_t nperf;
+};
+int ldr_manifest_build(const struct ldr_fdset *s, struct nw_manifest *m, int *fds);
+
+struct ldr_worker {
+	const char *path;
+	char *const *argv;
+	const struct nw_manifest *manifest;
+	const int *fds;
+	pid_t pid;                /* 0 while not running */
+	int ctl_fd;               /* loader end of the control socket, -1 if none */
+	uint64_t started_ms;
+	unsigned int backoff_ms;  /* next restart delay */
+};
+int ldr_worker_start(struct ldr_worker *w);
+
+/* supervise.c */
+int ldr_signals_block(void);                          /* signalfd or -errno */
+int ldr_supervise(struct ldr_worker *w, int sigfd);   /* stop signal number or -errno */
+void ldr_worker_stop(struct ldr_worker *w, int sigfd);
+unsigned int ldr_backoff(unsigned int *next_ms, uint64_t uptime_ms);
+void ldr_status_str(int status, char *buf, size_t len);
+uint64_t ldr_now_ms(void);
+
+#endif /* NW_PRIV_LOADER_H */

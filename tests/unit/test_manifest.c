@@ -1,0 +1,493 @@
+/* Unit tests for sandbox/manifest.c: wire checks over a real socketpair and fd
+ * type checks against real BPF maps / perf events (those need root; skipped
+ * otherwise). */
+#define _GNU_SOURCE
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <sys/syscall.h>
+
+#include "sandbox/manifest.c"
+
+static int count_open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n - 1; /* the DIR's own fd */
+}
+
+static void seqpair(int sv[2])
+{
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+}
+
+/* Send arbitrary bytes plus fds, bypassing nw_manifest_send's own checks. */
+static void raw_send(int sock, const void *buf, size_t len, const int *fds, size_t nfds)
+{
+	union {
+		struct cmsghdr a;
+		char b[CMSG_SPACE(sizeof(int) * 80)];
+	} ctl;
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+	memset(&ctl, 0, sizeof(ctl));
+	if (nfds) {
+		struct cmsghdr *c;
+		msg.msg_control = ctl.b;
+		msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+		c = CMSG_FIRSTHDR(&msg);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+	}
+	assert_int_equal(sendmsg(sock, &msg, 0), (ssize_t)len);
+}
+
+static void fill(struct nw_manifest *m, uint16_t count)
+{
+	memset(m, 0, sizeof(*m));
+	m->hdr.magic = NW_MANIFEST_MAGIC;
+	m->hdr.version = NW_MANIFEST_VERSION;
+	m->hdr.count = count;
+	for (uint16_t i = 0; i < count && i < NW_MANIFEST_MAX_FDS; i++)
+		m->entries[i].role = NW_FD_CONNS_MAP;
+}
+
+/* Three harmless fds (/dev/null) to pass around. */
+static void devnulls(int *fds, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		fds[i] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		assert_true(fds[i] >= 0);
+	}
+}
+
+static void closev(int *fds, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		close(fds[i]);
+}
+
+static void test_roundtrip(void **state)
+{
+	struct nw_manifest m, got;
+	int sv[2], fds[3], rfds[NW_MANIFEST_MAX_FDS];
+	int before;
+
+	seqpair(sv);
+	devnulls(fds, 3);
+	fill(&m, 3);
+	m.entries[1].role = NW_FD_CLOSED_PERF;
+	m.entries[1].arg = 0;
+	m.hdr.perf_pages = 8;
+	assert_int_equal(nw_manifest_send(sv[0], &m, fds), 0);
+	before = count_open_fds();
+	assert_int_equal(nw_manifest_recv(sv[1], &got, rfds, NW_MANIFEST_MAX_FDS), 3);
+	assert_int_equal(count_open_fds(), before + 3);
+	assert_memory_equal(&got.hdr, &m.hdr, sizeof(m.hdr));
+	assert_memory_equal(got.entries, m.entries, 3 * sizeof(m.entries[0]));
+	for (int i = 0; i < 3; i++) {
+		assert_true(fcntl(rfds[i], F_GETFD) & FD_CLOEXEC);
+		close(rfds[i]);
+	}
+	closev(fds, 3);
+	closev(sv, 2);
+}
+
+static void test_send_rejects(void **state)
+{
+	struct nw_manifest m;
+	int fds[2] = { 0, -1 };
+
+	fill(&m, NW_MANIFEST_MAX_FDS + 1);
+	assert_int_equal(nw_manifest_send(-1, &m, fds), -EINVAL);
+	fill(&m, 2);
+	assert_int_equal(nw_manifest_send(-1, &m, fds), -EBADF);
+	assert_int_equal(nw_manifest_send(-1, &m, NULL), -EINVAL);
+}
+
+/* Send `len` bytes of `m` with `nfds` fds; expect recv to fail with `want`
+ * and to leave no received fd open. */
+static void expect_reject(const void *buf, size_t len, size_t nfds, size_t max_fds, int want)
+{
+	struct nw_manifest got;
+	int sv[2], fds[NW_MANIFEST_MAX_FDS + 4], rfds[NW_MANIFEST_MAX_FDS];
+	int before;
+
+	assert_true(nfds <= NW_MANIFEST_MAX_FDS + 4);
+	seqpair(sv);
+	devnulls(fds, nfds);
+	raw_send(sv[0], buf, len, fds, nfds);
+	closev(fds, nfds);
+	before = count_open_fds();
+	assert_int_equal(nw_manifest_recv(sv[1], &got, rfds, max_fds), want);
+	assert_int_equal(count_open_fds(), before);
+	closev(sv, 2);
+}
+
+static void test_fds_fewer_than_entries(void **state)
+{
+	struct nw_manifest m;
+
+	fill(&m, 3);
+	expect_reject(&m, nw_manifest_wire_size(3), 2, NW_MANIFEST_MAX_FDS, -EBADMSG);
+	expect_reject(&m, nw_manifest_wire_size(3), 0, NW_MANIFEST_MAX_FDS, -EBADMSG);
+}
+
+static void test_fds_more_than_entries(void **state)
+{
+	struct nw_manifest m;
+
+	fill(&m, 2);
+	expect_reject(&m, nw_manifest_wire_size(2), 3, NW_MANIFEST_MAX_FDS, -EBADMSG);
+}
+
+static void test_wrong_count(void **state)
+{
+	struct {
+		struct nw_manifest m;
+		struct nw_manifest_entry extra[4];
+	} big;
+
+	/* count over the maximum, with as many entries on the wire */
+	fill(&big.m, NW_MANIFEST_MAX_FDS);
+	big.m.hdr.count = NW_MANIFEST_MAX_FDS + 1;
+	expect_reject(&big, nw_manifest_wire_size(NW_MANIFEST_MAX_FDS + 1), 3,
+		      NW_MANIFEST_MAX_FDS, -EMSGSIZE); /* longer than any manifest: MSG_TRUNC */
+	/* count says 2, three entries on the wire */
+	fill(&big.m, 3);
+	big.m.hdr.count = 2;
+	expect_reject(&big, nw_manifest_wire_size(3), 2, NW_MANIFEST_MAX_FDS, -EBADMSG);
+	/* count says 3, two entries on the wire */
+	fill(&big.m, 3);
+	expect_reject(&big, nw_manifest_wire_size(2), 3, NW_MANIFEST_MAX_FDS, -EMSGSIZE);
+	/* more fds than the caller's array holds, though the control buffer
+	 * (rounded up to 8 bytes) fits them: count over max_fds */
+	fill(&big.m, 4);
+	expect_reject(&big, nw_manifest_wire_size(4), 4, 3, -EBADMSG);
+}
+
+static void test_count_over_caller_max(void **state)
+{
+	struct nw_manifest m;
+
+	/* the caller takes 1 (or 0) fds and gets 3: control truncation */
+	fill(&m, 3);
+	expect_reject(&m, nw_manifest_wire_size(3), 3, 1, -EMSGSIZE);
+	expect_reject(&m, nw_manifest_wire_size(3), 3, 0, -EMSGSIZE);
+}
+
+static void test_truncated_control(void **state)
+{
+	struct nw_manifest m;
+
+	/* 40 fds into a control buffer sized for 8: the kernel sets MSG_CTRUNC */
+	fill(&m, 40);
+	expect_reject(&m, nw_manifest_wire_size(40), 40, 8, -EMSGSIZE);
+}
+
+static void test_truncated_data(void **state)
+{
+	struct nw_manifest m;
+
+	fill(&m, 1);
+	expect_reject(&m, sizeof(m.hdr) - 4, 1, NW_MANIFEST_MAX_FDS, -EMSGSIZE);
+	expect_reject(&m, nw_manifest_wire_size(1) - 1, 1, NW_MANIFEST_MAX_FDS, -EMSGSIZE);
+}
+
+static void test_wrong_magic_version(void **state)
+{
+	struct nw_manifest m;
+
+	fill(&m, 1);
+	m.hdr.magic = 0x12345678;
+	expect_reject(&m, nw_manifest_wire_size(1), 1, NW_MANIFEST_MAX_FDS, -EPROTO);
+	fill(&m, 1);
+	m.hdr.version = NW_MANIFEST_VERSION + 1;
+	expect_reject(&m, nw_manifest_wire_size(1), 1, NW_MANIFEST_MAX_FDS, -EPROTO);
+}
+
+static void test_unknown_role(void **state)
+{
+	struct nw_manifest m;
+
+	fill(&m, 2);
+	m.entries[1].role = NW_FD_ROLE_MAX;
+	expect_reject(&m, nw_manifest_wire_size(2), 2, NW_MANIFEST_MAX_FDS, -EINVAL);
+	fill(&m, 2);
+	m.entries[0].role = NW_FD_NONE;
+	expect_reject(&m, nw_manifest_wire_size(2), 2, NW_MANIFEST_MAX_FDS, -EINVAL);
+}
+
+static void test_second_cmsg_credentials(void **state)
+{
+	struct nw_manifest m, got;
+	int sv[2], fds[2], rfds[NW_MANIFEST_MAX_FDS], one = 1, before;
+
+	seqpair(sv);
+	assert_int_equal(setsockopt(sv[1], SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)), 0);
+	devnulls(fds, 2);
+	fill(&m, 2);
+	assert_int_equal(nw_manifest_send(sv[0], &m, fds), 0);
+	closev(fds, 2);
+	before = count_open_fds();
+	assert_int_equal(nw_manifest_recv(sv[1], &got, rfds, NW_MANIFEST_MAX_FDS), -EBADMSG);
+	assert_int_equal(count_open_fds(), before);
+	closev(sv, 2);
+}
+
+static void test_peer_closed(void **state)
+{
+	struct nw_manifest got;
+	int sv[2], rfds[4];
+
+	seqpair(sv);
+	close(sv[0]);
+	assert_int_equal(nw_manifest_recv(sv[1], &got, rfds, 4), -ECONNRESET);
+	close(sv[1]);
+}
+
+/* ---- fd type checks ---------------------------------------------------- */
+
+static int listen_sock(void)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	struct sockaddr a = { .sa_family = AF_UNIX };
+
+	assert_true(fd >= 0);
+	/* an address of just the family autobinds to an abstract name */
+	assert_int_equal(bind(fd, &a, sizeof(sa_family_t)), 0);
+	assert_int_equal(listen(fd, 4), 0);
+	return fd;
+}
+
+static int perf_fd(int cpu)
+{
+	struct perf_event_attr attr = {
+		.type = PERF_TYPE_SOFTWARE,
+		.size = sizeof(attr),
+		.config = PERF_COUNT_SW_BPF_OUTPUT,
+		.sample_type = PERF_SAMPLE_RAW,
+		.sample_period = 1,
+		.wakeup_events = 1,
+	};
+	return (int)syscall(__NR_perf_event_open, &attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+}
+
+struct fixture {
+	struct nw_manifest m;
+	int fds[8];
+};
+
+static int need_bpf(void)
+{
+	int fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "probe", 4, 8, 1, NULL);
+	if (fd < 0)
+		return 0;
+	close(fd);
+	return 1;
+}
+
+static void make_ringbuf_set(struct fixture *f)
+{
+	fill(&f->m, 4);
+	f->m.entries[0].role = NW_FD_RPC_LISTEN;
+	f->fds[0] = listen_sock();
+	f->m.entries[1].role = NW_FD_CONNS_MAP;
+	f->fds[1] = bpf_map_create(BPF_MAP_TYPE_HASH, NW_MAP_CONNS, sizeof(struct nw_conn_key),
+				   sizeof(struct nw_conn), 128, NULL);
+	f->m.entries[2].role = NW_FD_CLOSED_RINGBUF;
+	f->fds[2] = bpf_map_create(BPF_MAP_TYPE_RINGBUF, NW_MAP_CLOSED_RB, 0, 0, 4096 * 4, NULL);
+	f->m.entries[3].role = NW_FD_TELEMETRY_MAP;
+	f->fds[3] = bpf_map_create(BPF_MAP_TYPE_ARRAY, NW_MAP_TELEMETRY, 4, 8, NW_TEL_MAX, NULL);
+	for (int i = 0; i < 4; i++)
+		assert_true(f->fds[i] >= 0);
+}
+
+static void test_verify_ringbuf_set(void **state)
+{
+	struct fixture f;
+	int pipefd[2], other, tmp;
+
+	if (!need_bpf())
+		skip();
+	make_ringbuf_set(&f);
+	assert_int_equal(nw_manifest_verify(&f.m, f.fds), 0);
+
+	/* a pipe where the listening socket belongs */
+	assert_int_equal(pipe2(pipefd, O_CLOEXEC), 0);
+	tmp = f.fds[0];
+	f.fds[0] = pipefd[0];
+	assert_int_equal(nw_manifest_verify(&f.m, f.fds), -ENOTSOCK);
+	/* a pipe where a map belongs */
+	f.fds[0] = tmp;
+	tmp = f.fds[1];
+	f.fds[1] = pipefd[0];
+	assert_int_equal(nw_manifest_verify(&f.m, f.fds), -EBADFD);
+	f.fds[1] = tmp;
+	close(pipefd[0]);
+	close(pipefd[1]);
+
+	/* a unix socket that is not listening; a datagram socket */
+	other = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(nw_manifest_verify_entry(&f.m.entries[0], other), -EINVAL);
+	close(other);
+	other = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(nw_manifest_verify_entry(&f.m.entries[0], other), -EPROTOTYPE);
+	close(other);
+
+	/* the telemetry array where the conns hash belongs, and vice versa */
+	assert_int_equal(nw_manifest_verify_entry(&f.m.entries[1], f.fds[3]), -EBADFD);
+	assert_int_equal(nw_manifest_verify_entry(&f.m.entries[3], f.fds[1]), -EBADFD);
+	assert_int_equal(nw_manifest_verify_entry(&f.m.entries[2], f.fds[1]), -EBADFD);
+	/* right type and name, wrong value size */
+	other = bpf_map_create(BPF_MAP_TYPE_HASH, NW_MAP_CONNS, sizeof(struct nw_conn_key), 64, 16, NULL);
+	assert_true(other >= 0);
+	assert_int_equal(nw_manifest_verify_entry(&f.m.entries[1], other), -EBADFD);
+	close(other);
+	/* right shape, wrong name */
+	other = bpf_map_create(BPF_MAP_TYPE_HASH, "other", sizeof(struct nw_conn_key),
+			       sizeof(struct nw_conn), 16, NULL);
+	assert_int_equal(nw_manifest_verify_entry(&f.m.entries[1], other), -EBADFD);
+	close(other);
+
+	/* RDONLY flag: a writable fd is refused, a read-only one accepted */
+	f.m.entries[3].flags = NW_FD_F_RDONLY;
+	assert_int_equal(nw_manifest_verify(&f.m, f.fds), -EACCES);
+	{
+		struct bpf_map_info info;
+		__u32 len = sizeof(info);
+		LIBBPF_OPTS(bpf_get_fd_by_id_opts, o, .open_flags = BPF_F_RDONLY);
+		memset(&info, 0, sizeof(info));
+		assert_int_equal(bpf_obj_get_info_by_fd(f.fds[3], &info, &len), 0);
+		other = bpf_map_get_fd_by_id_opts(info.id, &o);
+		assert_true(other >= 0);
+		tmp = f.fds[3];
+		f.fds[3] = other;
+		assert_int_equal(nw_manifest_verify(&f.m, f.fds), 0);
+		f.fds[3] = tmp;
+		close(other);
+	}
+	f.m.entries[3].flags = 0x80;
+	assert_int_equal(nw_manifest_verify(&f.m, f.fds), -EINVAL);
+	f.m.entries[3].flags = 0;
+
+	/* completeness: missing telemetry, duplicate conns map */
+	f.m.hdr.count = 3;
+	assert_int_equal(nw_manifest_verify(&f.m, f.fds), -ENOENT);
+	f.m.hdr.count = 4;
+	f.m.entries[3].role = NW_FD_CONNS_MAP;
+	tmp = f.fds[3];
+	f.fds[3] = f.fds[1];
+	assert_int_equal(nw_manifest_verify(&f.m, f.fds), -EEXIST);
+	f.fds[3] = tmp;
+	f.m.entries[3].role = NW_FD_TELEMETRY_MAP;
+	/* ring-buffer mode with perf pages set */
+	f.m.hdr.perf_pages = 8;
+	assert_int_equal(nw_manifest_verify(&f.m, f.fds), -EINVAL);
+	f.m.hdr.perf_pages = 0;
+	assert_int_equal(nw_manifest_verify(&f.m, f.fds), 0);
+	closev(f.fds, 4);
+}
+
+static void test_verify_perf_set(void **state)
+{
+	struct fixture f;
+	int p0, p1, p2;
+
+	if (!need_bpf())
+		skip();
+	make_ringbuf_set(&f);
+	close(f.fds[2]);
+	p0 = perf_fd(0);
+	if (p0 < 0) {
+		closev(f.fds, 2);
+		close(f.fds[3]);
+		skip();
+	}
+	p1 = perf_fd(0); /* any cpu will do for type checks */
+	p2 = perf_fd(0);
+	assert_true(p1 >= 0 && p2 >= 0);
+	f.m.hdr.count = 6;
+	f.m.hdr.perf_pages = 8;
+	f.m.entries[2].role = NW_FD_CLOSED_PERF;
+	f.m.entries[2].arg = 1;
+	f.fds[2] = p1;
+	f.m.entries[4].role = NW_FD_CLOSED_PERF;
+	f.m.entries[4].arg = 0;
+	f.fds[4] = p0;
+	f.m.entries[5].role = NW_FD_CLOSED_PERF;
+	f.m.entries[5].arg = 2;
+	f.fds[5] = p2;
+	assert_int_equal(nw_manifest_verify(&f.m, f.fds), 0);
+
+	/* perf pages must be a power of two */
+	f.m.hdr.perf_pages = 6;
+	assert_int_equal(nw_manifest_verify(&f.m, f.fds), -EINVAL);
+	f.m.hdr.perf_pages = 0;
+	assert_int_equal(nw_manifest_verify(&f.m, f.fds), -EINVAL);
+	f.m.hdr.perf_pages = 8;
+	/* a gap: cpus 0, 1, 3 */
+	f.m.entries[5].arg = 3;
+	assert_int_equal(nw_manifest_verify(&f.m, f.fds), -ENOENT);
+	/* a duplicate cpu */
+	f.m.entries[5].arg = 1;
+	assert_int_equal(nw_manifest_verify(&f.m, f.fds), -EEXIST);
+	f.m.entries[5].arg = 2;
+	/* a map where a perf event belongs, a perf event where a map belongs */
+	assert_int_equal(nw_manifest_verify_entry(&f.m.entries[4], f.fds[1]), -EBADFD);
+	assert_int_equal(nw_manifest_verify_entry(&f.m.entries[1], p0), -EBADFD);
+	/* both event modes at once */
+	{
+		int rb = bpf_map_create(BPF_MAP_TYPE_RINGBUF, NW_MAP_CLOSED_RB, 0, 0, 4096 * 4, NULL);
+		f.m.hdr.count = 7;
+		f.m.entries[6].role = NW_FD_CLOSED_RINGBUF;
+		f.fds[6] = rb;
+		assert_int_equal(nw_manifest_verify_entry(&f.m.entries[6], rb), 0);
+		assert_int_equal(nw_manifest_verify(&f.m, f.fds), -EEXIST);
+		close(rb);
+	}
+	closev(f.fds, 6);
+}
+
+static void test_role_names(void **state)
+{
+	assert_string_equal(nw_manifest_role_name(NW_FD_CLOSED_PERF), "closed-perf");
+	assert_string_equal(nw_manifest_role_name(999), "unknown");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_roundtrip),
+		cmocka_unit_test(test_send_rejects),
+		cmocka_unit_test(test_fds_fewer_than_entries),
+		cmocka_unit_test(test_fds_more_than_entries),
+		cmocka_unit_test(test_wrong_count),
+		cmocka_unit_test(test_count_over_caller_max),
+		cmocka_unit_test(test_truncated_control),
+		cmocka_unit_test(test_truncated_data),
+		cmocka_unit_test(test_wrong_magic_version),
+		cmocka_unit_test(test_unknown_role),
+		cmocka_unit_test(test_second_cmsg_credentials),
+		cmocka_unit_test(test_peer_closed),
+		cmocka_unit_test(test_verify_ringbuf_set),
+		cmocka_unit_test(test_verify_perf_set),
+		cmocka_unit_test(test_role_names),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,359 @@
+/* Unit tests for unprivileged/worker.c, conntrack.c and handlers.c against a
+ * real BPF hash map (needs root; skipped otherwise): map scans, sweeps of
+ * released sockets and closed-flagged entries, and the protobuf answers. */
+#define _GNU_SOURCE
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "unprivileged/keymap.c"
+#include "unprivileged/state.c"
+#include "unprivileged/conntrack.c"
+#include "unprivileged/evloop.c"
+#include "unprivileged/perfbuf.c"
+#include "unprivileged/events.c"
+#include "unprivileged/worker.c"
+#include "unprivileged/handlers.c"
+
+/* The RPC server is not under test: handlers only read its stats. */
+void rpc_server_get_stats(const struct rpc_server *srv, struct rpc_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->requests = 5;
+}
+
+unsigned int rpc_server_clients(const struct rpc_server *srv)
+{
+	return 1;
+}
+
+struct fixture {
+	struct worker w;
+	int rb_fd;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct events_handlers h;
+
+	f->w.conns_fd = bpf_map_create(BPF_MAP_TYPE_HASH, NW_MAP_CONNS, sizeof(struct nw_conn_key),
+				       sizeof(struct nw_conn), 256, NULL);
+	if (f->w.conns_fd < 0) {
+		free(f);
+		*state = NULL;
+		return 0; /* not root: tests skip */
+	}
+	f->w.tel_fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, NW_MAP_TELEMETRY, 4, 8, NW_TEL_MAX, NULL);
+	f->rb_fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, NW_MAP_CLOSED_RB, 0, 0, 1 << 16, NULL);
+	h = (struct events_handlers){ worker_on_closed, worker_on_released, &f->w };
+	f->w.events = events_new_ringbuf(f->rb_fd, &h);
+	f->w.ct = conntrack_new(f->w.conns_fd, 256);
+	f->w.state = state_new(NULL);
+	f->w.released = keymap_new(sizeof(uint64_t), 0, 4);
+	f->w.attach_set = "tracepoint";
+	f->w.event_mode = "ringbuf";
+	f->w.rpc = (struct rpc_server *)f; /* opaque; only passed to the fakes above */
+	assert_true(f->w.tel_fd >= 0 && f->rb_fd >= 0);
+	assert_non_null(f->w.events);
+	assert_non_null(f->w.ct);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	if (!f)
+		return 0;
+	events_free(f->w.events);
+	conntrack_free(f->w.ct);
+	state_free(f->w.state);
+	keymap_free(f->w.released);
+	free(f->w.active);
+	close(f->w.conns_fd);
+	close(f->w.tel_fd);
+	close(f->rb_fd);
+	free(f);
+	return 0;
+}
+
+static struct nw_conn_key put(struct fixture *f, uint64_t cookie, uint8_t peer, bool v6, uint64_t sent,
+			      uint32_t flags)
+{
+	struct nw_conn_key k = { .cookie = cookie };
+	struct nw_conn c;
+
+	memset(&c, 0, sizeof(c));
+	k.peer[0] = peer;
+	c.tup.family = v6 ? NW_FAMILY_INET6 : NW_FAMILY_INET;
+	c.tup.type = peer ? NW_TYPE_UDP : NW_TYPE_TCP;
+	c.tup.direction = NW_DIR_OUTGOING;
+	if (v6) {
+		/* 2001:db8::1 -> 2001:db8::2 */
+		c.tup.saddr[0] = 0x20, c.tup.saddr[1] = 0x01, c.tup.saddr[2] = 0x0d, c.tup.saddr[3] = 0xb8;
+		memcpy(c.tup.daddr, c.tup.saddr, 16);
+		c.tup.saddr[15] = 1;
+		c.tup.daddr[15] = 2;
+	} else {
+		/* 198.18.0.1 -> 198.18.<peer>.2 */
+		c.tup.saddr[0] = 198, c.tup.saddr[1] = 18, c.tup.saddr[3] = 1;
+		c.tup.daddr[0] = 198, c.tup.daddr[1] = 18, c.tup.daddr[2] = peer, c.tup.daddr[3] = 2;
+	}
+	c.tup.sport = (uint16_t)(30000 + cookie);
+	c.tup.dport = 53;
+	c.tup.pid = 1234;
+	c.stats.cookie = cookie;
+	c.stats.sent_bytes = sent;
+	c.stats.flags = flags;
+	assert_int_equal(bpf_map_update_elem(f->w.conns_fd, &k, &c, BPF_ANY), 0);
+	return k;
+}
+
+static size_t map_len(struct fixture *f)
+{
+	struct nw_conn_key k, next;
+	size_t n = 0;
+	bool first = true;
+
+	while (!bpf_map_get_next_key(f->w.conns_fd, first ? NULL : &k, &next) && n < 1000) {
+		k = next;
+		first = false;
+		n++;
+	}
+	return n;
+}
+
+static Netwarden__Response request_conns(struct fixture *f, const char *id)
+{
+	Netwarden__GetConnectionsRequest g = NETWARDEN__GET_CONNECTIONS_REQUEST__INIT;
+	Netwarden__Request req = NETWARDEN__REQUEST__INIT;
+	Netwarden__Response resp = NETWARDEN__RESPONSE__INIT;
+
+	g.client_id = (char *)id;
+	req.kind_case = NETWARDEN__REQUEST__KIND_GET_CONNECTIONS;
+	req.get_connections = &g;
+	worker_handle(&f->w, NULL, &req, &resp);
+	return resp;
+}
+
+static void do_register(struct fixture *f, const char *id, int want_already)
+{
+	Netwarden__RegisterRequest r = NETWARDEN__REGISTER_REQUEST__INIT;
+	Netwarden__Request req = NETWARDEN__REQUEST__INIT;
+	Netwarden__Response resp = NETWARDEN__RESPONSE__INIT;
+
+	r.client_id = (char *)id;
+	req.kind_case = NETWARDEN__REQUEST__KIND_REGISTER;
+	req.register_ = &r;
+	worker_handle(&f->w, NULL, &req, &resp);
+	assert_int_equal(resp.kind_case, NETWARDEN__RESPONSE__KIND_REGISTER);
+	assert_string_equal(resp.register_->client_id, id);
+	assert_int_equal(resp.register_->already_registered, want_already);
+	worker_release(&f->w, &resp);
+}
+
+static const Netwarden__Connection *by_cookie(const Netwarden__Response *r, uint64_t cookie, int nth)
+{
+	for (size_t i = 0; i < r->get_connections->n_conns; i++)
+		if (r->get_connections->conns[i]->cookie == cookie && nth-- == 0)
+			return r->get_connections->conns[i];
+	return NULL;
+}
+
+static void test_scan_and_convert(void **state)
+{
+	struct fixture *f = *state;
+	Netwarden__Response r;
+	const Netwarden__Connection *c;
+	uint8_t packed[4096];
+
+	if (!f)
+		skip();
+	put(f, 1, 0, false, 100, 0);
+	put(f, 2, 0, true, 200, 0);
+	do_register(f, "cli", 0);
+	do_register(f, "cli", 1);
+	r = request_conns(f, "cli");
+	assert_int_equal(r.kind_case, NETWARDEN__RESPONSE__KIND_GET_CONNECTIONS);
+	assert_int_equal(r.get_connections->n_conns, 2);
+	assert_true(r.get_connections->now_ns > 0);
+	c = by_cookie(&r, 1, 0);
+	assert_non_null(c);
+	assert_int_equal(c->saddr.len, 4);
+	assert_int_equal(c->saddr.data[0], 198);
+	assert_int_equal(c->daddr.data[2], 0);
+	assert_int_equal(c->family, NETWARDEN__FAMILY__FAMILY_INET);
+	assert_int_equal(c->type, NETWARDEN__CONN_TYPE__CONN_TYPE_TCP);
+	assert_int_equal(c->direction, NETWARDEN__DIRECTION__DIRECTION_OUTGOING);
+	assert_int_equal(c->sport, 30001);
+	assert_int_equal(c->dport, 53);
+	assert_int_equal(c->pid, 1234);
+	assert_int_equal(c->monotonic->sent_bytes, 100);
+	assert_int_equal(c->last->sent_bytes, 100);
+	assert_false(c->closed);
+	assert_false(c->intra_host); /* 198.18.0.1 -> 198.18.0.2, no local peer */
+	c = by_cookie(&r, 2, 0);
+	assert_int_equal(c->saddr.len, 16);
+	assert_int_equal(c->daddr.data[15], 2);
+	assert_int_equal(c->family, NETWARDEN__FAMILY__FAMILY_INET6);
+	/* the answer packs */
+	assert_true(netwarden__response__get_packed_size(&r) < sizeof(packed));
+	netwarden__response__pack(&r, packed);
+	worker_release(&f->w, &r);
+	assert_int_equal(r.kind_case, NETWARDEN__RESPONSE__KIND__NOT_SET);
+
+	/* unknown client, empty id */
+	r = request_conns(f, "other");
+	assert_int_equal(r.kind_case, NETWARDEN__RESPONSE__KIND_ERROR);
+	assert_int_equal(r.error->code, NETWARDEN__ERROR_CODE__ERROR_UNKNOWN_CLIENT);
+	worker_release(&f->w, &r);
+	r = request_conns(f, "");
+	assert_int_equal(r.error->code, NETWARDEN__ERROR_CODE__ERROR_BAD_REQUEST);
+	worker_release(&f->w, &r);
+}
+
+static void test_intra_host_by_peer(void **state)
+{
+	struct fixture *f = *state;
+	struct nw_conn_key k = { .cookie = 7 };
+	struct nw_conn c;
+	Netwarden__Response r;
+
+	if (!f)
+		skip();
+	put(f, 1, 0, false, 1, 0); /* 198.18.0.1:30001 -> 198.18.0.2:53 */
+	/* the other end of it, also traced on this host */
+	memset(&c, 0, sizeof(c));
+	c.tup.saddr[0] = 198, c.tup.saddr[1] = 18, c.tup.saddr[3] = 2;
+	c.tup.daddr[0] = 198, c.tup.daddr[1] = 18, c.tup.daddr[3] = 1;
+	c.tup.sport = 53;
+	c.tup.dport = 30001;
+	c.tup.direction = NW_DIR_INCOMING;
+	c.stats.cookie = 7;
+	assert_int_equal(bpf_map_update_elem(f->w.conns_fd, &k, &c, BPF_ANY), 0);
+	do_register(f, "cli", 0);
+	r = request_conns(f, "cli");
+	assert_int_equal(r.get_connections->n_conns, 2);
+	assert_true(by_cookie(&r, 1, 0)->intra_host);
+	assert_true(by_cookie(&r, 7, 0)->intra_host);
+	assert_int_equal(by_cookie(&r, 7, 0)->direction, NETWARDEN__DIRECTION__DIRECTION_INCOMING);
+	worker_release(&f->w, &r);
+}
+
+static void test_sweeps(void **state)
+{
+	struct fixture *f = *state;
+	Netwarden__Response r;
+	const struct nw_conn *active;
+	size_t n;
+
+	if (!f)
+		skip();
+	do_register(f, "cli", 0);
+	put(f, 1, 0, false, 10, 0);
+	put(f, 5, 1, false, 11, 0); /* unconnected UDP socket 5, two peers */
+	put(f, 5, 2, false, 12, 0);
+	put(f, 6, 0, false, 13, NW_CONN_F_CLOSED); /* closed, its event lost */
+	r = request_conns(f, "cli");
+	assert_int_equal(r.get_connections->n_conns, 4);
+	assert_true(by_cookie(&r, 6, 0)->closed);
+	assert_false(by_cookie(&r, 5, 0)->closed);
+	worker_release(&f->w, &r);
+	assert_int_equal(map_len(f), 3); /* the flagged entry was deleted */
+
+	/* socket 5 released: both peers reported closed once, and deleted */
+	worker_on_released(&f->w, 5);
+	r = request_conns(f, "cli");
+	assert_int_equal(r.get_connections->n_conns, 3);
+	assert_true(by_cookie(&r, 5, 0)->closed);
+	assert_true(by_cookie(&r, 5, 1)->closed);
+	assert_int_equal(by_cookie(&r, 5, 0)->last->sent_bytes, 0); /* seen before */
+	assert_false(by_cookie(&r, 1, 0)->closed);
+	worker_release(&f->w, &r);
+	assert_int_equal(map_len(f), 1);
+	r = request_conns(f, "cli");
+	assert_int_equal(r.get_connections->n_conns, 1);
+	worker_release(&f->w, &r);
+
+	/* a closed event for a still-present entry: reported closed once, the
+	 * entry deleted, never reported active again */
+	{
+		struct nw_conn_closed_event e;
+		memset(&e, 0, sizeof(e));
+		e.hdr.type = NW_EV_CONN_CLOSED;
+		e.hdr.size = sizeof(e);
+		assert_int_equal(bpf_map_lookup_elem(f->w.conns_fd, &(struct nw_conn_key){ .cookie = 1 },
+						     &e.conn), 0);
+		e.conn.stats.sent_bytes = 15;
+		assert_int_equal(events_handle_record(f->w.events, &e, sizeof(e)), 0);
+	}
+	r = request_conns(f, "cli");
+	assert_int_equal(r.get_connections->n_conns, 1);
+	assert_true(by_cookie(&r, 1, 0)->closed);
+	assert_int_equal(by_cookie(&r, 1, 0)->last->sent_bytes, 5);
+	worker_release(&f->w, &r);
+	assert_int_equal(map_len(f), 0);
+
+	/* more released sockets than the pending set holds: forced sweeps */
+	for (uint64_t c = 100; c < 110; c++)
+		worker_on_released(&f->w, c);
+	assert_true(f->w.stats.released_forced > 0);
+	assert_int_equal(worker_refresh(&f->w, &active, &n), 0);
+	assert_int_equal(n, 0);
+}
+
+static void test_stats(void **state)
+{
+	struct fixture *f = *state;
+	Netwarden__Request req = NETWARDEN__REQUEST__INIT;
+	Netwarden__GetStatsRequest g = NETWARDEN__GET_STATS_REQUEST__INIT;
+	Netwarden__Response r = NETWARDEN__RESPONSE__INIT;
+	__u32 idx = NW_TEL_EVENT_LOST;
+	__u64 v = 9;
+	bool seen_tel = false, seen_rpc = false;
+
+	if (!f)
+		skip();
+	assert_int_equal(bpf_map_update_elem(f->w.tel_fd, &idx, &v, BPF_ANY), 0);
+	f->w.seccomp_syscalls = 33;
+	do_register(f, "cli", 0);
+	req.kind_case = NETWARDEN__REQUEST__KIND_GET_STATS;
+	req.get_stats = &g;
+	worker_handle(&f->w, NULL, &req, &r);
+	assert_int_equal(r.kind_case, NETWARDEN__RESPONSE__KIND_GET_STATS);
+	assert_string_equal(r.get_stats->attach_set, "tracepoint");
+	assert_string_equal(r.get_stats->event_mode, "ringbuf");
+	assert_int_equal(r.get_stats->clients, 1);
+	for (size_t i = 0; i < r.get_stats->n_stats; i++) {
+		const Netwarden__Stat *s = r.get_stats->stats[i];
+		if (!strcmp(s->name, "tel_event_lost"))
+			seen_tel = s->value == 9;
+		if (!strcmp(s->name, "rpc_requests"))
+			seen_rpc = s->value == 5;
+		if (!strcmp(s->name, "seccomp_allowlist_syscalls"))
+			assert_int_equal(s->value, 33);
+	}
+	assert_true(seen_tel && seen_rpc);
+	worker_release(&f->w, &r);
+
+	/* an empty request */
+	req.kind_case = NETWARDEN__REQUEST__KIND__NOT_SET;
+	worker_handle(&f->w, NULL, &req, &r);
+	assert_int_equal(r.error->code, NETWARDEN__ERROR_CODE__ERROR_BAD_REQUEST);
+	worker_release(&f->w, &r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_scan_and_convert, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_intra_host_by_peer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sweeps, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stats, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,230 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Closed-connection events from the ring buffer or perf buffers (events.h). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <bpf/libbpf.h>
+
+#include "unprivileged/events.h"
+#include "unprivileged/perfbuf.h"
+
+#define EVENTS_MAX_PERF 1024
+
+struct events;
+
+/* One perf ring's loop registration. */
+struct perf_handler {
+	struct ev_handler h;
+	struct events *ev;
+	size_t idx;
+};
+
+struct events {
+	struct events_handlers cb;
+	struct events_stats stats;
+	struct ring_buffer *rb;    /* ring-buffer mode */
+	struct ev_handler rb_h;
+	struct perfbuf *pb;        /* perf mode */
+	struct perf_handler *ph;
+};
+
+int events_handle_record(struct events *ev, const void *data, size_t size)
+{
+	struct nw_event_hdr hdr;
+
+	ev->stats.received++;
+	if (size < sizeof(hdr))
+		goto bad;
+	memcpy(&hdr, data, sizeof(hdr));
+	/* perf pads raw samples to 8 bytes: the record may be longer than
+	 * declared, never shorter */
+	if (hdr.size > size)
+		goto bad;
+	switch (hdr.type) {
+	case NW_EV_CONN_CLOSED: {
+		struct nw_conn_closed_event e;
+		if (hdr.size != sizeof(e))
+			goto bad;
+		memcpy(&e, data, sizeof(e));
+		if (e.conn.tup.family > NW_FAMILY_INET6 || e.conn.tup.type > NW_TYPE_UDP)
+			goto bad;
+		ev->stats.closed++;
+		if (ev->cb.closed)
+			ev->cb.closed(ev->cb.ctx, &e.conn);
+		return 0;
+	}
+	case NW_EV_SOCK_RELEASED: {
+		struct nw_sock_released_event e;
+		if (hdr.size != sizeof(e))
+			goto bad;
+		memcpy(&e, data, sizeof(e));
+		ev->stats.released++;
+		if (ev->cb.released)
+			ev->cb.released(ev->cb.ctx, e.cookie);
+		return 0;
+	}
+	default:
+		break;
+	}
+bad:
+	ev->stats.bad++;
+	return -EBADMSG;
+}
+
+static int on_ringbuf(void *ctx, void *data, size_t size)
+{
+	events_handle_record(ctx, data, size);
+	return 0; /* a bad record never stops the ring */
+}
+
+static void on_perf_sample(void *ctx, int cpu, const void *data, uint32_t size)
+{
+	events_handle_record(ctx, data, size);
+}
+
+static void on_perf_lost(void *ctx, int cpu, uint64_t lost)
+{
+	struct events *ev = ctx;
+
+	ev->stats.lost += lost;
+}
+
+struct events *events_new_ringbuf(int map_fd, const struct events_handlers *h)
+{
+	struct events *ev;
+	int e;
+
+	if (map_fd < 0 || !h) {
+		errno = EINVAL;
+		return NULL;
+	}
+	ev = calloc(1, sizeof(*ev));
+	if (!ev)
+		return NULL;
+	ev->cb = *h;
+	ev->rb = ring_buffer__new(map_fd, on_ringbuf, ev, NULL);
+	if (!ev->rb) {
+		e = errno;
+		free(ev);
+		errno = e ? e : EINVAL;
+		return NULL;
+	}
+	return ev;
+}
+
+struct events *events_new_perf(const int *fds, const int *cpus, size_t n, uint32_t pages,
+			       const struct events_handlers *h)
+{
+	struct events *ev;
+	int e;
+
+	if (!fds || !cpus || !n || n > EVENTS_MAX_PERF || !h) {
+		errno = EINVAL;
+		return NULL;
+	}
+	ev = calloc(1, sizeof(*ev));
+	if (!ev)
+		return NULL;
+	ev->cb = *h;
+	ev->ph = calloc(n, sizeof(*ev->ph));
+	if (!ev->ph) {
+		free(ev);
+		errno = ENOMEM;
+		return NULL;
+	}
+	ev->pb = perfbuf_new(fds, cpus, n, pages, on_perf_sample, on_perf_lost, ev);
+	if (!ev->pb) {
+		e = errno;
+		free(ev->ph);
+		free(ev);
+		errno = e;
+		return NULL;
+	}
+	return ev;
+}
+
+void events_free(struct events *ev)
+{
+	if (!ev)
+		return;
+	ring_buffer__free(ev->rb);
+	perfbuf_free(ev->pb);
+	free(ev->ph);
+	free(ev);
+}
+
+static void on_rb_ready(struct ev_handler *h, uint32_t events)
+{
+	struct events *ev = (struct events *)((char *)h - offsetof(struct events, rb_h));
+
+	ring_buffer__consume(ev->rb);
+}
+
+static void on_perf_ready(struct ev_handler *h, uint32_t events)
+{
+	struct perf_handler *p = (struct perf_handler *)h;
+
+	perfbuf_consume_ring(p->ev->pb, p->idx);
+}
+
+int events_attach(struct events *ev, struct evloop *loop)
+{
+	int err;
+
+	if (!ev || !loop)
+		return -EINVAL;
+	if (ev->rb) {
+		ev->rb_h.fd = ring_buffer__epoll_fd(ev->rb);
+		ev->rb_h.fn = on_rb_ready;
+		return evloop_add(loop, &ev->rb_h, EPOLLIN);
+	}
+	for (size_t i = 0; i < perfbuf_rings(ev->pb); i++) {
+		ev->ph[i].h.fd = perfbuf_ring_fd(ev->pb, i);
+		ev->ph[i].h.fn = on_perf_ready;
+		ev->ph[i].ev = ev;
+		ev->ph[i].idx = i;
+		err = evloop_add(loop, &ev->ph[i].h, EPOLLIN);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+size_t events_fds(const struct events *ev, int *out, size_t max)
+{
+	size_t n = 0;
+
+	if (!ev)
+		return 0;
+	if (ev->rb) {
+		if (max)
+			out[n++] = ring_buffer__epoll_fd(ev->rb);
+		return n;
+	}
+	for (size_t i = 0; i < perfbuf_rings(ev->pb) && n < max; i++)
+		out[n++] = perfbuf_ring_fd(ev->pb, i);
+	return n;
+}
+
+int events_drain(struct events *ev)
+{
+	if (!ev)
+		return -EINVAL;
+	if (ev->rb)
+		return ring_buffer__consume(ev->rb);
+	return perfbuf_consume(ev->pb);
+}
+
+void events_get_stats(const struct events *ev, struct events_stats *out)
+{
+	if (!ev || !out)
+		return;
+	*out = ev->stats;
+	if (ev->pb) {
+		struct perfbuf_stats ps;
+		perfbuf_get_stats(ev->pb, &ps);
+		out->perf_wrapped = ps.wrapped;
+		out->perf_corrupt = ps.corrupt;
+	}
+}

@@ -1,0 +1,391 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * netwarden-worker: exec'd by the loader as root with the control socket on
+ * fd 3. Order matters: receive and verify the fd manifest, set up buffers and
+ * the loop, close everything else, drop to the given uid with no
+ * capabilities and no_new_privs, load the seccomp allowlist — and only then
+ * read an event or accept a client.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <bpf/bpf.h>
+
+#include "sandbox/privdrop.h"
+#include "sandbox/seccomp_policy.h"
+#include "unprivileged/worker.h"
+
+#define TICK_MS 1000
+#define HOUSEKEEPING_NS (30ULL * 1000000000ULL)
+
+static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void logf_(const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf) - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n > sizeof(buf) - 2)
+		n = sizeof(buf) - 2;
+	buf[n++] = '\n';
+	/* one write per line: lines from two processes never interleave */
+	(void)!write(STDERR_FILENO, "netwarden-worker: ", 18);
+	(void)!write(STDERR_FILENO, buf, (size_t)n);
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: netwarden-worker --user=UID:GID [--allow-uid=UID[,UID..]] "
+			"[--allow-gid=GID[,GID..]] --attach-set=tracepoint|kprobe|fentry "
+			"--event-mode=ringbuf|perf [--test-hooks]\n"
+			"  started by netwarden with the fd manifest on fd 3; not for direct use\n");
+}
+
+static int parse_id(const char *s, const char **end, uint32_t *out)
+{
+	char *e;
+	unsigned long v;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &e, 10);
+	if (errno || v >= UINT32_MAX)
+		return -EINVAL;
+	*out = (uint32_t)v;
+	*end = e;
+	return 0;
+}
+
+/* "1,2,3" (or empty) into ids[]; *n on return. */
+static int parse_list(const char *s, uint32_t *ids, size_t max, size_t *n)
+{
+	*n = 0;
+	while (*s) {
+		const char *e;
+		if (*n >= max || parse_id(s, &e, &ids[*n]))
+			return -EINVAL;
+		(*n)++;
+		if (*e == ',' && e[1])
+			e++;
+		else if (*e)
+			return -EINVAL;
+		s = e;
+	}
+	return 0;
+}
+
+static int parse_args(struct worker *w, int argc, char **argv)
+{
+	bool have_user = false;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *e;
+		uint32_t ids[RPC_MAX_ALLOW];
+		size_t n;
+
+		if (!strncmp(a, "--user=", 7)) {
+			uint32_t uid, gid;
+			if (parse_id(a + 7, &e, &uid) || *e != ':' || parse_id(e + 1, &e, &gid) || *e)
+				return -EINVAL;
+			w->uid = uid;
+			w->gid = gid;
+			have_user = true;
+		} else if (!strncmp(a, "--allow-uid=", 12)) {
+			if (parse_list(a + 12, ids, RPC_MAX_ALLOW, &n))
+				return -EINVAL;
+			for (size_t j = 0; j < n; j++)
+				w->rpc_cfg.allow_uids[j] = ids[j];
+			w->rpc_cfg.n_allow_uids = n;
+		} else if (!strncmp(a, "--allow-gid=", 12)) {
+			if (parse_list(a + 12, ids, RPC_MAX_ALLOW, &n))
+				return -EINVAL;
+			for (size_t j = 0; j < n; j++)
+				w->rpc_cfg.allow_gids[j] = ids[j];
+			w->rpc_cfg.n_allow_gids = n;
+		} else if (!strncmp(a, "--attach-set=", 13)) {
+			w->attach_set = a + 13;
+			if (strcmp(w->attach_set, "tracepoint") && strcmp(w->attach_set, "kprobe") &&
+			    strcmp(w->attach_set, "fentry"))
+				return -EINVAL;
+		} else if (!strncmp(a, "--event-mode=", 13)) {
+			w->event_mode = a + 13;
+			if (!strcmp(w->event_mode, "perf"))
+				w->perf_mode = true;
+			else if (strcmp(w->event_mode, "ringbuf"))
+				return -EINVAL;
+		} else if (!strcmp(a, "--test-hooks")) {
+			w->test_hooks = true;
+		} else {
+			return -EINVAL;
+		}
+	}
+	if (!have_user || !w->attach_set || !w->event_mode)
+		return -EINVAL;
+	if (w->uid == 0 || w->gid == 0)
+		return -EPERM;
+	return 0;
+}
+
+static int receive_manifest(struct worker *w)
+{
+	int type = 0, n, err;
+	socklen_t len = sizeof(type);
+	int cpus[NW_MANIFEST_MAX_FDS], perf_fds[NW_MANIFEST_MAX_FDS];
+	size_t n_perf = 0;
+
+	if (getsockopt(NW_CONTROL_FD, SOL_SOCKET, SO_TYPE, &type, &len) < 0 || type != SOCK_SEQPACKET) {
+		logf_("fd %d is not the control socket (SOCK_SEQPACKET)", NW_CONTROL_FD);
+		return -ENOTSOCK;
+	}
+	n = nw_manifest_recv(NW_CONTROL_FD, &w->m, w->fds, NW_MANIFEST_MAX_FDS);
+	if (n < 0) {
+		logf_("failed to receive fd manifest: %s", strerror(-n));
+		return n;
+	}
+	w->n_fds = n;
+	w->rpc_fd = w->conns_fd = w->tel_fd = -1;
+	for (int i = 0; i < n; i++) {
+		const struct nw_manifest_entry *e = &w->m.entries[i];
+		err = nw_manifest_verify_entry(e, w->fds[i]);
+		if (err) {
+			logf_("failed to verify fd manifest: entry %d (%s) is not what it claims: %s", i,
+			      nw_manifest_role_name(e->role), strerror(-err));
+			return err;
+		}
+	}
+	err = nw_manifest_verify(&w->m, w->fds);
+	if (err) {
+		logf_("failed to verify fd manifest: incomplete or inconsistent set of %d fds: %s", n,
+		      strerror(-err));
+		return err;
+	}
+	for (int i = 0; i < n; i++) {
+		switch (w->m.entries[i].role) {
+		case NW_FD_RPC_LISTEN: w->rpc_fd = w->fds[i]; break;
+		case NW_FD_CONNS_MAP: w->conns_fd = w->fds[i]; break;
+		case NW_FD_TELEMETRY_MAP: w->tel_fd = w->fds[i]; break;
+		case NW_FD_CLOSED_PERF:
+			perf_fds[n_perf] = w->fds[i];
+			cpus[n_perf++] = (int)w->m.entries[i].arg;
+			break;
+		default: break;
+		}
+	}
+	if (w->perf_mode != (n_perf > 0)) {
+		logf_("fd manifest carries %s buffers but --event-mode=%s",
+		      n_perf ? "perf" : "ring", w->event_mode);
+		return -EINVAL;
+	}
+	{
+		struct events_handlers h = { worker_on_closed, worker_on_released, w };
+		if (w->perf_mode)
+			w->events = events_new_perf(perf_fds, cpus, n_perf, w->m.hdr.perf_pages, &h);
+		else
+			for (int i = 0; i < n; i++)
+				if (w->m.entries[i].role == NW_FD_CLOSED_RINGBUF)
+					w->events = events_new_ringbuf(w->fds[i], &h);
+		if (!w->events) {
+			err = -errno;
+			logf_("failed to map closed-connection %s buffers: %s", w->event_mode,
+			      strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
+static void on_signal(struct ev_handler *h, uint32_t events)
+{
+	struct worker *w = (struct worker *)((char *)h - offsetof(struct worker, sig_h));
+	struct signalfd_siginfo si;
+
+	while (read(h->fd, &si, sizeof(si)) == sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGTERM:
+		case SIGINT:
+			logf_("%s: exiting", si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+			w->stop = true;
+			break;
+		case SIGUSR2:
+			if (w->test_hooks) {
+				logf_("test hook: attempting socket(AF_INET, SOCK_STREAM), which seccomp forbids");
+				int fd = socket(AF_INET, SOCK_STREAM, 0);
+				logf_("test hook: socket() was NOT blocked (fd %d)", fd);
+				if (fd >= 0)
+					close(fd);
+			}
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void on_timer(struct ev_handler *h, uint32_t events)
+{
+	struct worker *w = (struct worker *)((char *)h - offsetof(struct worker, timer_h));
+	uint64_t ticks, now = worker_now_ns();
+	const struct nw_conn *active;
+	size_t n;
+
+	if (read(h->fd, &ticks, sizeof(ticks)) != sizeof(ticks))
+		return;
+	rpc_server_tick(w->rpc, mono_ms());
+	state_tick(w->state, now);
+	events_drain(w->events); /* perf wakeups may lag; closed events go to clients */
+	if (keymap_len(w->released) || now - w->last_housekeeping_ns > HOUSEKEEPING_NS) {
+		/* sweep released sockets and closed entries even when nobody asks */
+		worker_refresh(w, &active, &n);
+		w->last_housekeeping_ns = now;
+	}
+}
+
+static int setup_loop(struct worker *w)
+{
+	struct itimerspec its = { { TICK_MS / 1000, 0 }, { TICK_MS / 1000, 0 } };
+	struct bpf_map_info info;
+	__u32 len = sizeof(info);
+	sigset_t mask;
+	int err;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGUSR1);
+	sigaddset(&mask, SIGUSR2);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+		return -errno;
+	w->sig_h.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	w->sig_h.fn = on_signal;
+	w->timer_h.fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	w->timer_h.fn = on_timer;
+	if (w->sig_h.fd < 0 || w->timer_h.fd < 0 || timerfd_settime(w->timer_h.fd, 0, &its, NULL) < 0)
+		return -errno;
+	w->loop = evloop_new();
+	if (!w->loop)
+		return -errno;
+	if ((err = evloop_add(w->loop, &w->sig_h, EPOLLIN)) ||
+	    (err = evloop_add(w->loop, &w->timer_h, EPOLLIN)) ||
+	    (err = events_attach(w->events, w->loop)))
+		return err;
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(w->conns_fd, &info, &len))
+		return -errno;
+	w->ct = conntrack_new(w->conns_fd, info.max_entries);
+	w->state = state_new(NULL);
+	w->released = keymap_new(sizeof(uint64_t), 0, WORKER_RELEASED_MAX);
+	if (!w->ct || !w->state || !w->released)
+		return -ENOMEM;
+	/* registers the listening socket; nothing is accepted before the loop */
+	w->rpc = rpc_server_new(w->rpc_fd, w->loop, &w->rpc_cfg, worker_handle, worker_release, w);
+	if (!w->rpc)
+		return errno ? -errno : -ENOMEM;
+	return 0;
+}
+
+static int confine(struct worker *w)
+{
+	int keep[NW_MANIFEST_MAX_FDS + 16];
+	size_t n = 0;
+	struct nw_privdrop p;
+	const char *step = "?";
+	pid_t parent = getppid();
+	int err;
+
+	keep[n++] = STDIN_FILENO;
+	keep[n++] = STDOUT_FILENO;
+	keep[n++] = STDERR_FILENO;
+	for (int i = 0; i < w->n_fds; i++)
+		keep[n++] = w->fds[i];
+	keep[n++] = evloop_fd(w->loop);
+	keep[n++] = w->sig_h.fd;
+	keep[n++] = w->timer_h.fd;
+	n += events_fds(w->events, keep + n, sizeof(keep) / sizeof(keep[0]) - n);
+	/* the control socket (fd 3) is not kept: the worker never talks back */
+	p = (struct nw_privdrop){ .uid = w->uid, .gid = w->gid, .keep_fds = keep, .n_keep = n };
+	err = nw_privdrop_apply(&p, &step);
+	if (err) {
+		logf_("failed to drop privileges (%s): %s", step, strerror(-err));
+		return err;
+	}
+	/* setuid cleared any parent-death signal: set it now, then make sure
+	 * the loader did not die before it took effect */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0) < 0 || getppid() != parent) {
+		logf_("failed to tie the worker to the loader's lifetime");
+		return -ESRCH;
+	}
+	err = nw_seccomp_apply(NW_SECCOMP_F_LOG);
+	if (err) {
+		logf_("failed to load seccomp allowlist: %s", strerror(-err));
+		return err;
+	}
+	w->seccomp_syscalls = nw_seccomp_allowlist_syscalls();
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static struct worker w;
+	int err;
+
+	err = parse_args(&w, argc, argv);
+	if (err) {
+		if (err == -EPERM)
+			logf_("refusing to run as uid/gid 0: give --user a non-root uid:gid");
+		usage();
+		return 2;
+	}
+	w.pid = getpid();
+	w.start_ns = worker_now_ns();
+	w.last_housekeeping_ns = w.start_ns;
+	if (receive_manifest(&w))
+		return 1;
+	err = setup_loop(&w);
+	if (err) {
+		logf_("failed to set up event loop: %s", strerror(-err));
+		return 1;
+	}
+	if (confine(&w))
+		return 1;
+	logf_("confined: uid %u gid %u, no capabilities, no_new_privs, seccomp allowlist of %u "
+	      "syscalls; attach set %s, %s events, %d fds",
+	      (unsigned)w.uid, (unsigned)w.gid, w.seccomp_syscalls, w.attach_set, w.event_mode,
+	      w.n_fds);
+	while (!w.stop) {
+		err = evloop_run_once(w.loop, -1);
+		if (err < 0) {
+			logf_("event loop failed: %s", strerror(-err));
+			return 1;
+		}
+	}
+	rpc_server_free(w.rpc);
+	events_free(w.events);
+	return 0;
+}

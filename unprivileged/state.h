@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Per-client connection state, after Datadog's network.State: a client
+ * registers an id; each GetConnections returns the active connections with
+ * Last = Monotonic minus what that client saw last, plus every connection
+ * closed since its previous call, once. Closed connections fan out to every
+ * registered client's buffer as they arrive. Everything is bounded and every
+ * drop is counted.
+ *
+ * Connections are identified by cookie + remote address/port (the cookie
+ * alone for TCP; an unconnected UDP socket has one entry per peer).
+ */
+#ifndef NW_STATE_H
+#define NW_STATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conn.h"
+
+#define STATE_CLIENT_ID_MAX 128
+
+struct state_counters {
+	uint64_t sent_bytes;
+	uint64_t recv_bytes;
+	uint64_t sent_packets;
+	uint64_t recv_packets;
+	uint32_t retransmits;
+	uint32_t tcp_established;
+	uint32_t tcp_closed;
+};
+
+struct state_conn {
+	struct nw_conn conn;        /* Monotonic = conn.stats */
+	struct state_counters last; /* delta since this client's previous call */
+	bool closed;
+};
+
+struct state_limits {
+	unsigned int max_clients;  /* default 64 */
+	size_t max_closed;         /* closed connections buffered per client; default 50000 */
+	size_t max_client_stats;   /* per-client counter snapshots; default 75000 */
+	uint64_t client_expiry_ns; /* a client not seen this long is dropped; default 2 min */
+	uint64_t closed_dedup_ns;  /* how long a closed key is remembered; default 2 min */
+};
+
+struct state_stats {
+	uint64_t closed_received;
+	uint64_t closed_duplicates;  /* same connection reported closed twice */
+	uint64_t closed_dropped;     /* a client's closed buffer was full */
+	uint64_t closed_no_clients;  /* closed with nobody registered */
+	uint64_t conn_dropped;       /* a client's snapshot table was full */
+	uint64_t stats_underflows;   /* a counter went backwards */
+	uint64_t clients_registered;
+	uint64_t clients_expired;
+	uint64_t dedup_full;         /* closed-key memory full: duplicates possible */
+};
+
+struct state;
+
+struct state *state_new(const struct state_limits *lim); /* lim NULL: defaults. NULL + errno */
+void state_free(struct state *s);                         /* accepts NULL */
+
+/* The identity of a connection for delta purposes. */
+void state_key(const struct nw_conn *c, struct nw_conn_key *k);
+
+/* 0 new, 1 already registered; -EINVAL bad id, -ENOSPC too many clients. */
+int state_register(struct state *s, const char *client_id, uint64_t now_ns);
+
+/* A connection closed: buffer it for every registered client (once). */
+void state_store_closed(struct state *s, const struct nw_conn *c, uint64_t now_ns);
+/* Was this connection reported closed recently? (Its map entry is not active.) */
+bool state_closed_recently(const struct state *s, const struct nw_conn *c);
+
+/*
+ * The delta for one client. *out (owned by s) is valid until the next call.
+ * Returns 0, -ENOENT for an unknown client, -EINVAL.
+ */
+int state_get_delta(struct state *s, const char *client_id, uint64_t now_ns,
+		    const struct nw_conn *active, size_t n_active,
+		    const struct state_conn **out, size_t *n_out);
+
+/* Expire idle clients and old closed keys. */
+void state_tick(struct state *s, uint64_t now_ns);
+
+unsigned int state_clients(const struct state *s);
+size_t state_closed_buffered(const struct state *s); /* sum over clients */
+void state_get_stats(const struct state *s, struct state_stats *out);
+
+#endif

@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* The worker's parts, shared by main.c (setup, confinement, loop), worker.c
+ * (refreshing connections from events and the map) and handlers.c (RPC). */
+#ifndef NW_WORKER_H
+#define NW_WORKER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h> /* struct ucred: needs _GNU_SOURCE in the includer */
+#include <sys/types.h>
+
+#include "netwarden.pb-c.h"
+#include "sandbox/manifest.h"
+#include "unprivileged/conntrack.h"
+#include "unprivileged/events.h"
+#include "unprivileged/evloop.h"
+#include "unprivileged/keymap.h"
+#include "unprivileged/rpc.h"
+#include "unprivileged/state.h"
+
+#define WORKER_RELEASED_MAX 8192 /* pending NW_EV_SOCK_RELEASED cookies before a forced sweep */
+
+struct worker_stats {
+	uint64_t refreshes;
+	uint64_t scan_errors;
+	uint64_t swept_released;  /* entries reported closed by a released-socket sweep */
+	uint64_t swept_flagged;   /* NW_CONN_F_CLOSED entries found by a scan */
+	uint64_t released_forced; /* sweeps forced by a full pending set */
+	uint64_t conns_active;    /* after the last refresh */
+};
+
+struct worker {
+	/* from argv */
+	uid_t uid;
+	gid_t gid;
+	struct rpc_config rpc_cfg;
+	const char *attach_set;
+	const char *event_mode;
+	bool perf_mode;
+	bool test_hooks;
+	/* from the manifest */
+	struct nw_manifest m;
+	int fds[NW_MANIFEST_MAX_FDS];
+	int n_fds;
+	int rpc_fd, conns_fd, tel_fd;
+	/* running */
+	struct evloop *loop;
+	struct rpc_server *rpc;
+	struct events *events;
+	struct conntrack *ct;
+	struct state *state;
+	struct keymap *released; /* cookie -> nothing: sweep pending */
+	struct nw_conn *active;  /* the last refresh's active connections */
+	size_t cap_active;
+	struct ev_handler sig_h, timer_h;
+	uint64_t start_ns;
+	uint64_t last_housekeeping_ns;
+	pid_t pid;
+	unsigned int seccomp_syscalls;
+	bool stop;
+	struct worker_stats stats;
+};
+
+uint64_t worker_now_ns(void); /* CLOCK_BOOTTIME, as bpf_ktime_get_boot_ns() */
+
+/* Event callbacks (events_handlers.ctx = the worker). */
+void worker_on_closed(void *ctx, const struct nw_conn *c);
+void worker_on_released(void *ctx, uint64_t cookie);
+
+/*
+ * Drain the closed events, scan the map, report swept and closed-flagged
+ * entries closed (deleting them from the map). *active is valid until the
+ * next refresh. 0 or -errno (a partial scan still fills *active).
+ */
+int worker_refresh(struct worker *w, const struct nw_conn **active, size_t *n);
+
+/* The RPC handler and its release function (rpc.h). */
+void worker_handle(void *ctx, const struct ucred *peer, const Netwarden__Request *req,
+		   Netwarden__Response *resp);
+void worker_release(void *ctx, Netwarden__Response *resp);
+
+#endif
