@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Starting the worker: fork, put the control socket on fd 3, close every
+ * other fd, exec; then send the fd manifest over the control socket. The
+ * worker inherits no fd but stdio and fd 3: everything it may use arrives in
+ * the manifest, so the list of what crosses the boundary is in one place.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include "privileged/loader.h"
+
+static int add(struct nw_manifest *m, int *fds, int fd, uint16_t role, uint16_t flags, uint32_t arg)
+{
+	uint16_t i = m->hdr.count;
+
+	if (fd < 0)
+		return -EBADF;
+	if (i >= NW_MANIFEST_MAX_FDS)
+		return -E2BIG;
+	m->entries[i] = (struct nw_manifest_entry){ .role = role, .flags = flags, .arg = arg };
+	fds[i] = fd;
+	m->hdr.count = (uint16_t)(i + 1);
+	return 0;
+}
+
+/* Exactly one closed-connection channel: the ring buffer, or perf fds for cpus 0..nperf-1. */
+int ldr_manifest_build(const struct ldr_fdset *s, struct nw_manifest *m, int *fds)
+{
+	bool ringbuf = s->ringbuf >= 0;
+	int err;
+
+	memset(m, 0, sizeof(*m));
+	m->hdr.magic = NW_MANIFEST_MAGIC;
+	m->hdr.version = NW_MANIFEST_VERSION;
+	if (ringbuf == (s->nperf > 0) || s->nperf > NW_MANIFEST_MAX_FDS)
+		return -EINVAL;
+	m->hdr.perf_pages = ringbuf ? 0 : LDR_PERF_PAGES;
+	err = add(m, fds, s->rpc_listen, NW_FD_RPC_LISTEN, 0, 0);
+	if (!err)
+		err = add(m, fds, s->conns, NW_FD_CONNS_MAP, 0, 0);
+	if (!err)
+		err = add(m, fds, s->telemetry_rdonly, NW_FD_TELEMETRY_MAP, NW_FD_F_RDONLY, 0);
+	if (!err && ringbuf)
+		err = add(m, fds, s->ringbuf, NW_FD_CLOSED_RINGBUF, 0, 0);
+	for (size_t cpu = 0; !err && cpu < s->nperf; cpu++)
+		err = add(m, fds, s->perf[cpu], NW_FD_CLOSED_PERF, 0, (uint32_t)cpu);
+	if (err)
+		m->hdr.count = 0;
+	return err;
+}
+
+/* In the child between fork and exec: only async-signal-safe calls. */
+static void __attribute__((noreturn)) exec_worker(const struct ldr_worker *w, int ctl, pid_t parent)
+{
+	static const char msg[] = "netwarden: failed to exec the worker\n";
+	struct sigaction dfl;
+	sigset_t none;
+	int devnull;
+
+	devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (devnull < 0 || dup2(devnull, STDIN_FILENO) < 0)
+		_exit(127);
+	/* dup2 clears FD_CLOEXEC on the copy; on fd 3 already, clear it by hand */
+	if (ctl == NW_CONTROL_FD ? fcntl(ctl, F_SETFD, 0) < 0 : dup2(ctl, NW_CONTROL_FD) < 0)
+		_exit(127);
+	if (close_range(NW_CONTROL_FD + 1, ~0U, 0) < 0)
+		_exit(127);
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	for (int sig = 1; sig < NSIG; sig++)
+		sigaction(sig, &dfl, NULL); /* SIGKILL, SIGSTOP, and glibc's own fail: fine */
+	sigemptyset(&none);
+	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
+		_exit(127);
+	/* the worker sets this again after setuid (which clears it) */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0) < 0 || getppid() != parent)
+		_exit(127);
+	execv(w->path, w->argv);
+	(void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
+	_exit(127);
+}
+
+/*
+ * On success w->pid is the running worker. If the manifest cannot be sent
+ * the child is killed but w->pid stays set so the caller reaps it.
+ */
+int ldr_worker_start(struct ldr_worker *w)
+{
+	pid_t parent = getpid(), pid;
+	int sv[2], err;
+
+	w->pid = 0;
+	w->ctl_fd = -1;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		err = -errno;
+		close(sv[0]);
+		close(sv[1]);
+		return err;
+	}
+	if (pid == 0)
+		exec_worker(w, sv[1], parent);
+	close(sv[1]);
+	w->pid = pid;
+	w->started_ms = ldr_now_ms();
+	/* the message stays queued for the worker after this end is closed */
+	err = nw_manifest_send(sv[0], w->manifest, w->fds);
+	close(sv[0]);
+	if (err)
+		kill(pid, SIGKILL);
+	return err;
+}
