@@ -46,6 +46,8 @@ static const struct rule rules[] = {
 	ALLOW(shutdown),
 	ALLOW2(getsockopt, ARG_IS(1, SOL_SOCKET), ARG_IS(2, SO_PEERCRED)),
 	ALLOW2(getsockopt, ARG_IS(1, SOL_SOCKET), ARG_IS(2, SO_ERROR)),
+	/* the RPC server's gid check: the peer's supplementary groups */
+	ALLOW2(getsockopt, ARG_IS(1, SOL_SOCKET), ARG_IS(2, SO_PEERGROUPS)),
 	ALLOW1(fcntl, ARG_IS(1, F_GETFL)),
 	ALLOW1(fcntl, ARG_IS(1, F_SETFL)),
 	ALLOW1(fcntl, ARG_IS(1, F_GETFD)),
