@@ -330,7 +330,7 @@ static void accept_one(struct rpc_server *srv, int fd)
 		char msg[128];
 
 		srv->stats.refused_peercred++;
-		snprintf(msg, sizeof(msg), "permission denied: uid %u gid %u is not allowed",
+		snprintf(msg, sizeof(msg), "uid %u gid %u is not allowed to query netwarden",
 			 (unsigned)peer.uid, (unsigned)peer.gid);
 		refuse(fd, NETWARDEN__ERROR_CODE__ERROR_PERMISSION, msg);
 		return;
