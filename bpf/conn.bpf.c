@@ -72,7 +72,7 @@ struct udp_peer {
 struct sock_info {
 	__u32 pid;
 	__u32 netns;
-	__u8 bound;    /* bind() with a non-zero port: a server socket */
+	__u8 bound;    /* the application called bind(): a server socket */
 	__u8 overflow; /* more peers than slots */
 	__u8 known;    /* created while we were attached */
 	__u8 _pad;
@@ -257,12 +257,13 @@ static __always_inline void tcp_refresh(struct nw_conn *c, const struct sock *sk
 	c->stats.rtt_var_us = BPF_CORE_READ(tp, mdev_us) >> 2;
 	c->stats.last_seen_ns = bpf_ktime_get_boot_ns();
 	if (!c->tup.sport || !c->tup.dport) {
-		__u32 pid = c->tup.pid;
-		__u8 dir = c->tup.direction;
+		/* the port is assigned after SYN_SENT is traced; a socket that is
+		 * closing loses its addresses again: only a complete tuple is taken */
+		struct nw_conn_tuple t = c->tup;
 
-		tuple_from_sk(&c->tup, sk);
-		c->tup.pid = pid;
-		c->tup.direction = dir;
+		tuple_from_sk(&t, sk);
+		if (t.sport && t.dport)
+			c->tup = t;
 	}
 }
 
@@ -553,12 +554,16 @@ int cg_sock_create(struct bpf_sock *sk)
 	return 1;
 }
 
-/* bind() with an explicit port makes a UDP socket a server (incoming). */
+/*
+ * A UDP socket the application bind()s is a server (incoming), whatever port
+ * it asks for; one bound implicitly by its first send or connect() is a
+ * client (outgoing). The hook runs for explicit bind() only.
+ */
 static __always_inline void udp_bind(struct bpf_sock_addr *ctx)
 {
 	struct sock_info *si;
 
-	if (ctx->protocol != IPPROTO_UDP || !ctx->user_port || !ctx->sk)
+	if (ctx->protocol != IPPROTO_UDP || !ctx->sk)
 		return;
 	si = sock_info_get(ctx->sk, true);
 	if (si)
