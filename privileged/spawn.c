@@ -78,6 +78,10 @@ static void __attribute__((noreturn)) exec_worker(const struct ldr_worker *w, in
 	sigemptyset(&none);
 	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
 		_exit(127);
+	/* own session: no controlling terminal (no TIOCSTI into the operator's
+	 * shell), and a terminal's ^C reaches the loader, which stops the worker */
+	if (setsid() < 0)
+		_exit(127);
 	/* the worker sets this again after setuid (which clears it) */
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0) < 0 || getppid() != parent)
 		_exit(127);

@@ -1,8 +1,8 @@
 /* Unit tests for privileged/spawn.c and privileged/supervise.c: the manifest
  * the loader builds in ring-buffer and perf-buffer mode; what a started worker
- * finds (fd 3 only, stdin /dev/null, default signals, the manifest with its
- * fds); restart with backoff, and a bounded stop. The "worker" is this binary
- * re-executed with --child, or /bin/sh. */
+ * finds (fd 3 only, stdin /dev/null, default signals, its own session, the
+ * manifest with its fds); restart with backoff, and a bounded stop. The
+ * "worker" is this binary re-executed with --child, or /bin/sh. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <stdlib.h>
@@ -124,7 +124,7 @@ static void test_manifest_rejects(void **state)
 /* --- the re-executed child ------------------------------------------------------ */
 
 enum { CHILD_OK = 0, CHILD_FD3, CHILD_STDIN, CHILD_EXTRA_FD, CHILD_MASK, CHILD_SIGPIPE,
-       CHILD_RECV, CHILD_MANIFEST };
+       CHILD_SESSION, CHILD_RECV, CHILD_MANIFEST };
 
 static int child_main(void)
 {
@@ -153,6 +153,8 @@ static int child_main(void)
 		return CHILD_MASK;
 	if (sigaction(SIGPIPE, NULL, &sa) < 0 || sa.sa_handler != SIG_DFL)
 		return CHILD_SIGPIPE;
+	if (getsid(0) != getpid())
+		return CHILD_SESSION;
 	n = nw_manifest_recv(NW_CONTROL_FD, &m, fds, NW_MANIFEST_MAX_FDS);
 	if (n != 4)
 		return CHILD_RECV;
