@@ -1,0 +1,566 @@
+/* Unit tests for unprivileged/dns/dns_parse.c: the captured corpus
+ * (tests/data/dns, made by capture.py against dnsmasq) and hostile inputs. */
+#define _GNU_SOURCE
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+
+#include "unprivileged/dns/dns_parse.c"
+#include "tests/unit/dns_testlib.h"
+
+static struct dns_corpus_file corpus[DNS_CORPUS_MAX];
+static struct dns_builder w;
+static struct dns_msg m;
+
+static const struct dns_corpus_file *corpus_get(const char *name)
+{
+	static struct dns_corpus_file f;
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%s", DNS_CORPUS_DIR, name);
+	assert_int_equal(dns_corpus_read(path, &f), 0);
+	return &f;
+}
+
+static void assert_text(uint16_t off, bool lower, const char *want)
+{
+	char txt[DNS_NAME_TEXT_MAX];
+
+	assert_int_equal(dns_name_text(&m, off, txt, sizeof(txt), lower), (int)strlen(want));
+	assert_string_equal(txt, want);
+}
+
+static void assert_ip(const struct dns_rr *rr, const char *want)
+{
+	struct dns_ip ip;
+	char txt[INET6_ADDRSTRLEN];
+
+	assert_int_equal(dns_rr_ip(&m, rr, &ip), 0);
+	assert_non_null(inet_ntop(ip.family, ip.addr, txt, sizeof(txt)));
+	assert_string_equal(txt, want);
+}
+
+static enum dns_parse_err parse_err(void)
+{
+	int rc = dns_parse(w.b, w.len, &m);
+
+	if (rc == 0)
+		return DNS_PARSE_OK;
+	assert_int_equal(rc, -EBADMSG);
+	assert_int_not_equal(m.err, DNS_PARSE_OK);
+	return m.err;
+}
+
+/* --- the corpus ---------------------------------------------------------- */
+
+static void test_corpus_all_parse(void **state)
+{
+	size_t n = dns_corpus_load(".bin", corpus, DNS_CORPUS_MAX);
+
+	assert_true(n >= 30);
+	for (size_t i = 0; i < n; i++) {
+		const uint8_t *b = corpus[i].bytes;
+		size_t len = corpus[i].len;
+
+		if (strstr(corpus[i].name, ".tcp.")) {
+			const uint8_t *msg = NULL;
+			size_t off = 0, mlen = 0;
+			enum dns_parse_err why;
+
+			assert_int_equal(dns_tcp_next(b, len, &off, &msg, &mlen, &why), 1);
+			assert_int_equal(dns_tcp_next(b, len, &off, &msg, &mlen, &why), 0);
+			b = msg; /* the one message the segment held */
+			len = mlen;
+		}
+		if (dns_parse(b, len, &m))
+			fail_msg("%s: %s", corpus[i].name, dns_parse_err_str(m.err));
+		assert_int_equal(m.valid, DNS_VALID_HEADER | DNS_VALID_QUESTION | DNS_VALID_ANSWERS);
+		assert_int_equal(m.qr, strstr(corpus[i].name, ".q.") ? 0 : 1);
+		assert_int_equal(m.qdcount, 1);
+	}
+}
+
+static void test_corpus_a(void **state)
+{
+	const struct dns_corpus_file *f = corpus_get("a_www.r.bin");
+
+	assert_int_equal(dns_parse(f->bytes, f->len, &m), 0);
+	assert_int_equal(m.rcode, DNS_RCODE_NOERROR);
+	assert_int_equal(m.qtype, DNS_TYPE_A);
+	assert_int_equal(m.qclass, DNS_CLASS_IN);
+	assert_text(m.qname_off, false, "www.example.test");
+	assert_int_equal(m.n_answers, 1);
+	assert_int_equal(m.answers[0].type, DNS_TYPE_A);
+	assert_int_equal(m.answers[0].ttl, 300);
+	assert_true(dns_name_equal(&m, m.answers[0].name_off, m.qname_off));
+	assert_ip(&m.answers[0], "192.0.2.10");
+
+	f = corpus_get("aaaa_www.r.bin");
+	assert_int_equal(dns_parse(f->bytes, f->len, &m), 0);
+	assert_int_equal(m.n_answers, 1);
+	assert_ip(&m.answers[0], "2001:db8::10");
+}
+
+static void test_corpus_cname_chain(void **state)
+{
+	const struct dns_corpus_file *f = corpus_get("a_cname_chain.r.bin");
+
+	assert_int_equal(dns_parse(f->bytes, f->len, &m), 0);
+	assert_int_equal(m.n_answers, 3);
+	assert_int_equal(m.answers[0].type, DNS_TYPE_CNAME);
+	assert_text(m.answers[0].name_off, false, "a.chain.test");
+	assert_text(m.answers[0].rdata_off, false, "b.chain.test");
+	assert_int_equal(m.answers[1].type, DNS_TYPE_CNAME);
+	assert_text(m.answers[1].rdata_off, false, "c.chain.test");
+	assert_true(dns_name_equal(&m, m.answers[1].rdata_off, m.answers[2].name_off));
+	assert_ip(&m.answers[2], "198.51.100.7");
+}
+
+static void test_corpus_mixed_case_lowered(void **state)
+{
+	const struct dns_corpus_file *f = corpus_get("a_alias_mixed_case.r.bin");
+
+	assert_int_equal(dns_parse(f->bytes, f->len, &m), 0);
+	assert_text(m.qname_off, false, "Alias.Example.test");
+	assert_text(m.qname_off, true, "alias.example.test");
+}
+
+static void test_corpus_rcodes_and_skipped_types(void **state)
+{
+	const struct dns_corpus_file *f = corpus_get("nxdomain.r.bin");
+
+	assert_int_equal(dns_parse(f->bytes, f->len, &m), 0);
+	assert_int_equal(m.rcode, DNS_RCODE_NXDOMAIN);
+	assert_int_equal(m.n_answers, 0);
+	f = corpus_get("refused.r.bin");
+	assert_int_equal(dns_parse(f->bytes, f->len, &m), 0);
+	assert_int_equal(m.rcode, 5);
+	f = corpus_get("mx.r.bin");
+	assert_int_equal(dns_parse(f->bytes, f->len, &m), 0);
+	assert_int_equal(m.n_answers, 0);
+	assert_int_equal(m.answers_skipped, 1);
+	f = corpus_get("a_many.r.bin");
+	assert_int_equal(dns_parse(f->bytes, f->len, &m), 0);
+	assert_int_equal(m.n_answers, 24);
+}
+
+/* Every strict prefix of a real response is rejected, for a reason. */
+static void test_truncation_at_every_byte(void **state)
+{
+	size_t n = dns_corpus_load(".r.bin", corpus, DNS_CORPUS_MAX);
+
+	assert_true(n >= 15);
+	for (size_t i = 0; i < n; i++) {
+		for (size_t cut = 0; cut < corpus[i].len; cut++) {
+			assert_int_equal(dns_parse(corpus[i].bytes, cut, &m), -EBADMSG);
+			assert_true(m.err > DNS_PARSE_OK && m.err < DNS_PARSE_ERR__MAX);
+			if (cut < DNS_HEADER_LEN)
+				assert_int_equal(m.err, DNS_PARSE_ERR_SHORT_HEADER);
+			else
+				assert_true(m.valid & DNS_VALID_HEADER);
+		}
+	}
+}
+
+/* --- compression pointers ------------------------------------------------ */
+
+/* header + one question whose name is given raw */
+static void question_raw(const void *name, size_t n)
+{
+	db_reset(&w);
+	db_header(&w, 1, 0x8180, 1, 0, 0, 0);
+	db_bytes(&w, name, n);
+	db_u16(&w, DNS_TYPE_A);
+	db_u16(&w, DNS_CLASS_IN);
+}
+
+static void test_pointer_self_loop(void **state)
+{
+	const uint8_t self[] = { 0xC0, 12 };
+
+	question_raw(self, sizeof(self));
+	assert_int_equal(parse_err(), DNS_PARSE_ERR_PTR_NOT_BACKWARD);
+}
+
+static void test_pointer_two_cycle(void **state)
+{
+	/* 12: label "a" then pointer to 16; 16: pointer back to 12 */
+	const uint8_t two[] = { 1, 'a', 0xC0, 16, 0xC0, 12 };
+
+	question_raw(two, sizeof(two));
+	assert_int_equal(parse_err(), DNS_PARSE_ERR_PTR_NOT_BACKWARD);
+	/* a backward pointer into its own run of labels would also loop */
+	const uint8_t inner[] = { 1, 'a', 1, 'b', 0xC0, 14 };
+	question_raw(inner, sizeof(inner));
+	assert_int_equal(parse_err(), DNS_PARSE_ERR_PTR_NOT_BACKWARD);
+}
+
+static void test_pointer_forward_and_out_of_bounds(void **state)
+{
+	/* forward to a valid name that sits after the question */
+	const uint8_t fwd[] = { 0xC0, 18 };
+
+	question_raw(fwd, sizeof(fwd));
+	db_name(&w, "later");
+	assert_int_equal(parse_err(), DNS_PARSE_ERR_PTR_NOT_BACKWARD);
+
+	const uint8_t oob[] = { 0xFF, 0xFF };
+	question_raw(oob, sizeof(oob));
+	assert_int_equal(parse_err(), DNS_PARSE_ERR_PTR_NOT_BACKWARD);
+
+	const uint8_t hdr[] = { 0xC0, 2 };
+	question_raw(hdr, sizeof(hdr));
+	assert_int_equal(parse_err(), DNS_PARSE_ERR_PTR_INTO_HEADER);
+
+	/* a pointer cut after its first byte */
+	db_reset(&w);
+	db_header(&w, 1, 0x8180, 1, 0, 0, 0);
+	db_u8(&w, 0xC0);
+	assert_int_equal(parse_err(), DNS_PARSE_ERR_NAME_TRUNCATED);
+}
+
+/* A valid chain of pointer-to-pointer hops, hops+1 pointers long. */
+static void pointer_chain(unsigned hops)
+{
+	size_t rdata, last;
+
+	db_reset(&w);
+	db_header(&w, 1, 0x8180, 0, 2, 0, 0);
+	db_u8(&w, 0);                                   /* owner: root */
+	db_rr_fixed(&w, 65280, DNS_CLASS_IN, 60, (uint16_t)(1 + 2 * hops));
+	rdata = w.len;
+	db_u8(&w, 0);                                   /* the chain ends in a root label */
+	last = rdata;
+	for (unsigned i = 0; i < hops; i++) {
+		size_t here = w.len;
+
+		db_ptr(&w, (uint16_t)last);
+		last = here;
+	}
+	db_ptr(&w, (uint16_t)last);                     /* second RR's owner */
+	db_rr_fixed(&w, DNS_TYPE_A, DNS_CLASS_IN, 60, 4);
+	db_u32(&w, 0x0a000001);
+}
+
+static void test_pointer_hops_bounded(void **state)
+{
+	pointer_chain(DNS_MAX_PTR_HOPS - 1);
+	assert_int_equal(parse_err(), DNS_PARSE_OK);
+	assert_int_equal(m.n_answers, 1);
+	assert_text(m.answers[0].name_off, false, ".");
+	pointer_chain(DNS_MAX_PTR_HOPS);
+	assert_int_equal(parse_err(), DNS_PARSE_ERR_PTR_HOPS);
+}
+
+/* --- labels and name length --------------------------------------------- */
+
+static void label_question(uint8_t l)
+{
+	uint8_t name[70] = { l };
+
+	memset(name + 1, 'x', 63);
+	name[1 + (l < 64 ? l : 63)] = 0;
+	question_raw(name, 2u + (l < 64 ? l : 63));
+}
+
+static void test_label_lengths(void **state)
+{
+	char want[64];
+
+	label_question(0); /* the root name */
+	assert_int_equal(parse_err(), DNS_PARSE_OK);
+	assert_text(m.qname_off, false, ".");
+	label_question(63);
+	assert_int_equal(parse_err(), DNS_PARSE_OK);
+	memset(want, 'x', 63);
+	want[63] = 0;
+	assert_text(m.qname_off, false, want);
+	label_question(64);
+	assert_int_equal(parse_err(), DNS_PARSE_ERR_LABEL_TYPE);
+	label_question(0x80);
+	assert_int_equal(parse_err(), DNS_PARSE_ERR_LABEL_TYPE);
+	label_question(0xBF);
+	assert_int_equal(parse_err(), DNS_PARSE_ERR_LABEL_TYPE);
+}
+
+/* A name of exactly total wire bytes made of 63-byte labels and one filler label. */
+static void long_name(struct dns_builder *b, size_t total)
+{
+	size_t left = total - 1; /* root label */
+
+	while (left) {
+		size_t l = left > 64 ? 63 : left - 1;
+
+		if (left - (l + 1) == 1) /* never leave a 0-byte label behind */
+			l--;
+		db_u8(b, (uint8_t)l);
+		for (size_t i = 0; i < l; i++)
+			db_u8(b, 'a' + (uint8_t)(i % 26));
+		left -= l + 1;
+	}
+	db_u8(b, 0);
+}
+
+static void test_name_length_limit(void **state)
+{
+	char txt[DNS_NAME_TEXT_MAX];
+
+	db_reset(&w);
+	db_header(&w, 1, 0x8180, 1, 0, 0, 0);
+	long_name(&w, 255);
+	db_u16(&w, 1);
+	db_u16(&w, 1);
+	assert_int_equal(parse_err(), DNS_PARSE_OK);
+	assert_true(dns_name_text(&m, m.qname_off, txt, sizeof(txt), false) > 250);
+
+	db_reset(&w);
+	db_header(&w, 1, 0x8180, 1, 0, 0, 0);
+	long_name(&w, 256);
+	db_u16(&w, 1);
+	db_u16(&w, 1);
+	assert_int_equal(parse_err(), DNS_PARSE_ERR_NAME_TOO_LONG);
+
+	/* over 255 only through a pointer: 200 bytes in place + 100 behind it */
+	db_reset(&w);
+	db_header(&w, 1, 0x8180, 1, 1, 0, 0);
+	long_name(&w, 101);
+	db_u16(&w, 1);
+	db_u16(&w, 1);
+	for (int i = 0; i < 4; i++) {
+		db_u8(&w, 49);
+		for (int k = 0; k < 49; k++)
+			db_u8(&w, 'z');
+	}
+	db_ptr(&w, 12);
+	db_rr_fixed(&w, DNS_TYPE_A, DNS_CLASS_IN, 1, 4);
+	db_u32(&w, 1);
+	assert_int_equal(parse_err(), DNS_PARSE_ERR_NAME_TOO_LONG);
+	assert_true(m.valid & DNS_VALID_QUESTION);
+}
+
+static void test_name_text_escapes_and_space(void **state)
+{
+	const uint8_t odd[] = { 4, 'a', '.', 0x01, '\\', 2, 'C', ' ', 0 };
+	char small[8];
+
+	question_raw(odd, sizeof(odd));
+	assert_int_equal(parse_err(), DNS_PARSE_OK);
+	assert_text(m.qname_off, false, "a\\.\\001\\\\.C\\032");
+	assert_text(m.qname_off, true, "a\\.\\001\\\\.c\\032");
+	assert_int_equal(dns_name_text(&m, m.qname_off, small, sizeof(small), false), -ENOSPC);
+}
+
+/* --- counts and records --------------------------------------------------- */
+
+static void test_counts_that_lie(void **state)
+{
+	const struct dns_corpus_file *f = corpus_get("a_cname_chain.r.bin");
+
+	/* answer count one more than present: header and question stay usable */
+	memcpy(w.b, f->bytes, f->len);
+	w.len = f->len;
+	/* drop the OPT record so the answers end the message */
+	db_put16(&w, 10, 0);
+	w.len -= 11;
+	assert_int_equal(parse_err(), DNS_PARSE_OK);
+	db_put16(&w, 6, 4);
+	assert_int_equal(parse_err(), DNS_PARSE_ERR_COUNT);
+	assert_int_equal(m.valid, DNS_VALID_HEADER | DNS_VALID_QUESTION);
+	assert_int_equal(m.qtype, DNS_TYPE_A);
+	db_put16(&w, 6, 0xFFFF);
+	assert_int_equal(parse_err(), DNS_PARSE_ERR_COUNT);
+	db_put16(&w, 6, 3);
+	db_put16(&w, 4, 0xFFFF); /* question count: answers read as questions, then nothing */
+	assert_int_not_equal(parse_err(), DNS_PARSE_OK);
+	db_put16(&w, 4, 1);
+	db_put16(&w, 8, 1); /* authority count */
+	assert_int_equal(parse_err(), DNS_PARSE_ERR_COUNT);
+	db_put16(&w, 8, 0);
+	db_put16(&w, 10, 2); /* additional count */
+	assert_int_equal(parse_err(), DNS_PARSE_ERR_COUNT);
+}
+
+static void test_rdata_checks(void **state)
+{
+	size_t rdlen_off;
+
+	/* A with 5 bytes of rdata */
+	db_reset(&w);
+	db_header(&w, 1, 0x8180, 1, 1, 0, 0);
+	db_name(&w, "x.test");
+	db_u16(&w, DNS_TYPE_A);
+	db_u16(&w, DNS_CLASS_IN);
+	db_ptr(&w, 12);
+	db_rr_fixed(&w, DNS_TYPE_A, DNS_CLASS_IN, 60, 5);
+	db_u32(&w, 0x0a000001);
+	db_u8(&w, 0);
+	assert_int_equal(parse_err(), DNS_PARSE_ERR_RDATA_LENGTH);
+	/* the same in class CH is not an IN address: skipped, not rejected */
+	db_put16(&w, 28, 3);
+	assert_int_equal(parse_err(), DNS_PARSE_OK);
+	assert_int_equal(m.answers_skipped, 1);
+
+	/* AAAA with 4 bytes */
+	db_reset(&w);
+	db_header(&w, 1, 0x8180, 0, 1, 0, 0);
+	db_name(&w, "x.test");
+	db_rr_fixed(&w, DNS_TYPE_AAAA, DNS_CLASS_IN, 60, 4);
+	db_u32(&w, 1);
+	assert_int_equal(parse_err(), DNS_PARSE_ERR_RDATA_LENGTH);
+
+	/* rdlength past the end */
+	db_reset(&w);
+	db_header(&w, 1, 0x8180, 0, 1, 0, 0);
+	db_name(&w, "x.test");
+	db_rr_fixed(&w, 16, DNS_CLASS_IN, 60, 10);
+	db_u32(&w, 1);
+	assert_int_equal(parse_err(), DNS_PARSE_ERR_RDATA_TRUNCATED);
+
+	/* CNAME whose target is shorter or longer than rdlength */
+	db_reset(&w);
+	db_header(&w, 1, 0x8180, 0, 1, 0, 0);
+	db_name(&w, "x.test");
+	rdlen_off = w.len + 8;
+	db_rr_fixed(&w, DNS_TYPE_CNAME, DNS_CLASS_IN, 60, 8);
+	db_name(&w, "y.test");
+	assert_int_equal(parse_err(), DNS_PARSE_OK);
+	assert_int_equal(m.n_answers, 1);
+	assert_text(m.answers[0].rdata_off, false, "y.test");
+	db_put16(&w, rdlen_off, 7);
+	assert_int_equal(parse_err(), DNS_PARSE_ERR_CNAME_RDATA);
+	db_u8(&w, 0);
+	db_put16(&w, rdlen_off, 9);
+	assert_int_equal(parse_err(), DNS_PARSE_ERR_CNAME_RDATA);
+
+	/* record cut inside its fixed fields */
+	db_reset(&w);
+	db_header(&w, 1, 0x8180, 0, 1, 0, 0);
+	db_name(&w, "x.test");
+	db_u16(&w, DNS_TYPE_A);
+	assert_int_equal(parse_err(), DNS_PARSE_ERR_RR_TRUNCATED);
+
+	/* question cut inside qtype/qclass */
+	db_reset(&w);
+	db_header(&w, 1, 0x8180, 1, 0, 0, 0);
+	db_name(&w, "x.test");
+	db_u16(&w, DNS_TYPE_A);
+	assert_int_equal(parse_err(), DNS_PARSE_ERR_QUESTION_TRUNCATED);
+	assert_false(m.valid & DNS_VALID_QUESTION);
+}
+
+static void test_answers_beyond_limit_counted(void **state)
+{
+	db_reset(&w);
+	db_header(&w, 7, 0x8180, 1, DNS_MAX_ANSWERS + 5, 0, 0);
+	db_name(&w, "big.test");
+	db_u16(&w, DNS_TYPE_A);
+	db_u16(&w, DNS_CLASS_IN);
+	for (uint32_t i = 0; i < DNS_MAX_ANSWERS + 5; i++) {
+		db_ptr(&w, 12);
+		db_rr_fixed(&w, DNS_TYPE_A, DNS_CLASS_IN, 60, 4);
+		db_u32(&w, 0x0a000000 + i);
+	}
+	assert_int_equal(parse_err(), DNS_PARSE_OK);
+	assert_int_equal(m.n_answers, DNS_MAX_ANSWERS);
+	assert_int_equal(m.answers_dropped, 5);
+	assert_ip(&m.answers[DNS_MAX_ANSWERS - 1], "10.0.0.31");
+}
+
+static void test_empty_question_and_null_args(void **state)
+{
+	db_reset(&w);
+	db_header(&w, 9, 0x8182, 0, 0, 0, 0); /* SERVFAIL, no question */
+	assert_int_equal(parse_err(), DNS_PARSE_OK);
+	assert_int_equal(m.rcode, DNS_RCODE_SERVFAIL);
+	assert_int_equal(m.valid, DNS_VALID_HEADER | DNS_VALID_ANSWERS);
+	assert_int_equal(dns_parse(NULL, 12, &m), -EINVAL);
+	assert_int_equal(dns_parse(w.b, 12, NULL), -EINVAL);
+	assert_string_equal(dns_parse_err_str(DNS_PARSE_ERR_PTR_HOPS), "ptr_hops");
+	assert_string_equal(dns_parse_err_str(DNS_PARSE_ERR__MAX), "unknown");
+	for (int e = 0; e < DNS_PARSE_ERR__MAX; e++)
+		assert_non_null(dns_parse_err_str(e));
+}
+
+/* --- DNS over TCP ------------------------------------------------------------ */
+
+static void test_tcp_segments(void **state)
+{
+	static struct dns_corpus_file a_copy, b;
+	const struct dns_corpus_file *a = &a_copy;
+	uint8_t seg[2048];
+	const uint8_t *msg = NULL;
+	size_t len = 0, off = 0, mlen = 0;
+	enum dns_parse_err why = DNS_PARSE_OK;
+
+	memcpy(&a_copy, corpus_get("a_www.r.bin"), sizeof(a_copy));
+	memcpy(&b, corpus_get("aaaa_www.r.bin"), sizeof(b));
+	/* two messages in one segment */
+	seg[len++] = (uint8_t)(a->len >> 8);
+	seg[len++] = (uint8_t)a->len;
+	memcpy(seg + len, a->bytes, a->len);
+	len += a->len;
+	seg[len++] = (uint8_t)(b.len >> 8);
+	seg[len++] = (uint8_t)b.len;
+	memcpy(seg + len, b.bytes, b.len);
+	len += b.len;
+	assert_int_equal(dns_tcp_next(seg, len, &off, &msg, &mlen, &why), 1);
+	assert_int_equal(mlen, a->len);
+	assert_int_equal(dns_parse(msg, mlen, &m), 0);
+	assert_int_equal(m.answers[0].type, DNS_TYPE_A);
+	assert_int_equal(dns_tcp_next(seg, len, &off, &msg, &mlen, &why), 1);
+	assert_int_equal(dns_parse(msg, mlen, &m), 0);
+	assert_int_equal(m.answers[0].type, DNS_TYPE_AAAA);
+	assert_int_equal(dns_tcp_next(seg, len, &off, &msg, &mlen, &why), 0);
+
+	/* the second message cut at every byte: the first still comes out */
+	for (size_t cut = a->len + 2; cut < len; cut++) {
+		off = 0;
+		why = DNS_PARSE_OK;
+		assert_int_equal(dns_tcp_next(seg, cut, &off, &msg, &mlen, &why), 1);
+		if (cut == a->len + 2) {
+			assert_int_equal(dns_tcp_next(seg, cut, &off, &msg, &mlen, &why), 0);
+			continue;
+		}
+		assert_int_equal(dns_tcp_next(seg, cut, &off, &msg, &mlen, &why), -EBADMSG);
+		assert_int_equal(why, DNS_PARSE_ERR_TCP_LENGTH);
+		assert_int_equal(off, cut);
+		assert_int_equal(dns_tcp_next(seg, cut, &off, &msg, &mlen, &why), 0);
+	}
+
+	/* a zero length prefix */
+	seg[0] = seg[1] = 0;
+	off = 0;
+	assert_int_equal(dns_tcp_next(seg, len, &off, &msg, &mlen, &why), -EBADMSG);
+	assert_int_equal(dns_tcp_next(NULL, len, &off, &msg, &mlen, &why), -EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_corpus_all_parse),
+		cmocka_unit_test(test_corpus_a),
+		cmocka_unit_test(test_corpus_cname_chain),
+		cmocka_unit_test(test_corpus_mixed_case_lowered),
+		cmocka_unit_test(test_corpus_rcodes_and_skipped_types),
+		cmocka_unit_test(test_truncation_at_every_byte),
+		cmocka_unit_test(test_pointer_self_loop),
+		cmocka_unit_test(test_pointer_two_cycle),
+		cmocka_unit_test(test_pointer_forward_and_out_of_bounds),
+		cmocka_unit_test(test_pointer_hops_bounded),
+		cmocka_unit_test(test_label_lengths),
+		cmocka_unit_test(test_name_length_limit),
+		cmocka_unit_test(test_name_text_escapes_and_space),
+		cmocka_unit_test(test_counts_that_lie),
+		cmocka_unit_test(test_rdata_checks),
+		cmocka_unit_test(test_answers_beyond_limit_counted),
+		cmocka_unit_test(test_empty_question_and_null_args),
+		cmocka_unit_test(test_tcp_segments),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
