@@ -39,6 +39,9 @@ int ldr_signals_block(void)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGCHLD);
 	sigaddset(&set, SIGHUP);
+	/* read and ignored: a stray kill -USR1 must not take the loader down */
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
 	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
 		return -errno;
 	fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);

@@ -32,21 +32,23 @@
 static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void logf_(const char *fmt, ...)
 {
+	static const char prefix[] = "netwarden-worker: ";
 	char buf[512];
+	size_t p = sizeof(prefix) - 1;
 	va_list ap;
 	int n;
 
+	memcpy(buf, prefix, p);
 	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf) - 1, fmt, ap);
+	n = vsnprintf(buf + p, sizeof(buf) - p - 1, fmt, ap);
 	va_end(ap);
 	if (n < 0)
 		return;
-	if ((size_t)n > sizeof(buf) - 2)
-		n = sizeof(buf) - 2;
-	buf[n++] = '\n';
+	if ((size_t)n > sizeof(buf) - p - 2)
+		n = (int)(sizeof(buf) - p - 2);
+	buf[p + (size_t)n] = '\n';
 	/* one write per line: lines from two processes never interleave */
-	(void)!write(STDERR_FILENO, "netwarden-worker: ", 18);
-	(void)!write(STDERR_FILENO, buf, (size_t)n);
+	(void)!write(STDERR_FILENO, buf, p + (size_t)n + 1);
 }
 
 static void usage(void)
