@@ -36,6 +36,10 @@
 #define UDP_PEER_SLOTS 4
 
 const volatile bool nw_use_ringbuf = true;
+/* Ring-buffer mode: records are submitted without waking the consumer until
+ * this many bytes wait (the worker also drains on a timer and before every
+ * query); 0 wakes it for every record. */
+const volatile __u32 nw_rb_wakeup_bytes = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -54,6 +58,13 @@ struct {
 	__uint(key_size, sizeof(__u32));
 	__uint(value_size, sizeof(__u32));
 } nw_closed_pb SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct nw_conn_batch);
+} nw_closed_batch SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -161,35 +172,92 @@ static __always_inline bool is_tcp(const struct sock *sk)
 	       BPF_CORE_READ(sk, sk_protocol) == IPPROTO_TCP;
 }
 
-/* Closed record out; false when the channel was full (the entry then stays
- * flagged NW_CONN_F_CLOSED for userspace to find on its next scan). */
-static __always_inline bool emit_closed(void *ctx, struct nw_conn *c)
+static __always_inline __u64 rb_submit_flags(void)
+{
+	if (!nw_rb_wakeup_bytes)
+		return 0;
+	if (bpf_ringbuf_query(&nw_closed_rb, BPF_RB_AVAIL_DATA) >= nw_rb_wakeup_bytes) {
+		tel_inc(NW_TEL_RB_WAKEUPS);
+		return BPF_RB_FORCE_WAKEUP;
+	}
+	return BPF_RB_NO_WAKEUP;
+}
+
+/* One closed connection on its own (ring-buffer mode, or a busy batch). */
+static __always_inline bool emit_single(void *ctx, const struct nw_conn *c)
 {
 	struct nw_conn_closed_event *e;
 
-	c->stats.flags |= NW_CONN_F_CLOSED;
 	if (nw_use_ringbuf) {
 		e = bpf_ringbuf_reserve(&nw_closed_rb, sizeof(*e), 0);
 		if (!e)
-			goto lost;
+			return false;
 		e->hdr.type = NW_EV_CONN_CLOSED;
 		e->hdr.size = sizeof(*e);
 		__builtin_memcpy(&e->conn, c, sizeof(*c));
-		bpf_ringbuf_submit(e, 0);
+		bpf_ringbuf_submit(e, rb_submit_flags());
+		return true;
 	} else {
 		struct nw_conn_closed_event ev;
 
 		ev.hdr.type = NW_EV_CONN_CLOSED;
 		ev.hdr.size = sizeof(ev);
 		__builtin_memcpy(&ev.conn, c, sizeof(*c));
-		if (bpf_perf_event_output(ctx, &nw_closed_pb, BPF_F_CURRENT_CPU, &ev, sizeof(ev)))
-			goto lost;
+		return !bpf_perf_event_output(ctx, &nw_closed_pb, BPF_F_CURRENT_CPU, &ev, sizeof(ev));
+	}
+}
+
+/*
+ * Perf mode: queue in this CPU's batch; send it when full. The busy flag
+ * guards against a program preempting another on the same CPU mid-update:
+ * the later one sends its connection alone.
+ */
+static __always_inline bool emit_batched(void *ctx, const struct nw_conn *c)
+{
+	__u32 zero = 0;
+	struct nw_conn_batch *b = bpf_map_lookup_elem(&nw_closed_batch, &zero);
+	__u16 len;
+
+	if (!b || b->busy || b->len >= NW_BATCH_SIZE) {
+		tel_inc(NW_TEL_BATCH_UNBATCHED);
+		return emit_single(ctx, c);
+	}
+	b->busy = 1;
+	len = b->len;
+	__builtin_memcpy(&b->conns[len & (NW_BATCH_SIZE - 1)], c, sizeof(*c));
+	b->len = len + 1;
+	if (b->len == NW_BATCH_SIZE) {
+		b->hdr.type = NW_EV_CONN_BATCH;
+		b->hdr.size = sizeof(*b);
+		b->cpu = bpf_get_smp_processor_id();
+		if (bpf_perf_event_output(ctx, &nw_closed_pb, BPF_F_CURRENT_CPU, b, sizeof(*b))) {
+			/* entries userspace did not take as pending are gone */
+			__u32 idx = NW_TEL_BATCH_LOST_CONNS;
+			__u64 *v = bpf_map_lookup_elem(&nw_telemetry, &idx);
+
+			if (v)
+				__sync_fetch_and_add(v, NW_BATCH_SIZE);
+		} else {
+			tel_inc(NW_TEL_BATCH_SENT);
+		}
+		b->id++;
+		b->len = 0;
+	}
+	b->busy = 0;
+	return true;
+}
+
+/* Closed record out; false when the channel was full (the entry then stays
+ * flagged NW_CONN_F_CLOSED for userspace to find on its next scan). */
+static __always_inline bool emit_closed(void *ctx, struct nw_conn *c)
+{
+	c->stats.flags |= NW_CONN_F_CLOSED;
+	if (!(nw_use_ringbuf ? emit_single(ctx, c) : emit_batched(ctx, c))) {
+		tel_inc(NW_TEL_EVENT_LOST);
+		return false;
 	}
 	tel_inc(NW_TEL_CLOSED_EMITTED);
 	return true;
-lost:
-	tel_inc(NW_TEL_EVENT_LOST);
-	return false;
 }
 
 static __always_inline void emit_released(void *ctx, __u64 cookie)
@@ -199,7 +267,7 @@ static __always_inline void emit_released(void *ctx, __u64 cookie)
 		.cookie = cookie,
 	};
 
-	if (nw_use_ringbuf ? bpf_ringbuf_output(&nw_closed_rb, &ev, sizeof(ev), 0) :
+	if (nw_use_ringbuf ? bpf_ringbuf_output(&nw_closed_rb, &ev, sizeof(ev), rb_submit_flags()) :
 			     bpf_perf_event_output(ctx, &nw_closed_pb, BPF_F_CURRENT_CPU, &ev, sizeof(ev)))
 		tel_inc(NW_TEL_EVENT_LOST);
 }

@@ -95,6 +95,7 @@ struct nw_conn {
 enum nw_event_type {
 	NW_EV_CONN_CLOSED = 1,   /* struct nw_conn_closed_event */
 	NW_EV_SOCK_RELEASED = 2, /* struct nw_sock_released_event */
+	NW_EV_CONN_BATCH = 3,    /* struct nw_conn_batch (perf-buffer mode) */
 };
 
 struct nw_event_hdr {
@@ -117,6 +118,25 @@ struct nw_sock_released_event {
 	__u64 cookie;
 };
 
+/*
+ * Perf-buffer mode batches closed connections per CPU (Datadog's
+ * perf_batching): the kernel fills the CPU's batch in the per-CPU array
+ * nw_closed_batch and sends it whole when NW_BATCH_SIZE are queued, then
+ * starts batch id + 1. Userspace also reads partly filled batches from the
+ * array at query time and remembers, per (cpu, id), how many entries it took,
+ * so a connection is reported once whichever way it arrives first.
+ */
+#define NW_BATCH_SIZE 4
+
+struct nw_conn_batch {
+	struct nw_event_hdr hdr; /* NW_EV_CONN_BATCH once sent */
+	__u64 id;                /* per-CPU batch sequence number */
+	__u32 cpu;
+	__u16 len;               /* entries filled, 0..NW_BATCH_SIZE */
+	__u16 busy;              /* kernel-internal: being filled on this CPU */
+	struct nw_conn conns[NW_BATCH_SIZE];
+};
+
 /* Indexes into the nw_telemetry array (one __u64 counter per slot). */
 enum nw_telemetry_idx {
 	NW_TEL_CONN_MAP_FULL = 0,     /* nw_conns update failed (E2BIG/ENOMEM) */
@@ -125,6 +145,10 @@ enum nw_telemetry_idx {
 	NW_TEL_UDP_PEER_OVERFLOW = 3, /* UDP socket had more peers than slots */
 	NW_TEL_MISSING_ENTRY = 4,     /* event for a socket we never saw created */
 	NW_TEL_CLOSED_EMITTED = 5,
+	NW_TEL_BATCH_SENT = 6,        /* full batches sent (perf mode) */
+	NW_TEL_BATCH_UNBATCHED = 7,   /* closes sent alone: the CPU's batch was busy */
+	NW_TEL_BATCH_LOST_CONNS = 8,  /* connections in batches the perf buffer refused */
+	NW_TEL_RB_WAKEUPS = 9,        /* ring-buffer records submitted with a forced wakeup */
 	NW_TEL_MAX = 16,
 };
 
@@ -135,11 +159,14 @@ _Static_assert(sizeof(struct nw_conn_stats) == 80, "nw_conn_stats size");
 _Static_assert(sizeof(struct nw_conn) == 128, "nw_conn size");
 _Static_assert(sizeof(struct nw_conn_closed_event) == 136, "closed event size");
 _Static_assert(sizeof(struct nw_sock_released_event) == 16, "released event size");
+_Static_assert(sizeof(struct nw_conn_batch) == 24 + NW_BATCH_SIZE * 128, "batch size");
+_Static_assert(sizeof(struct nw_conn_batch) % 8 == 0, "per-CPU values are 8-byte aligned");
 
 /* Map names as the loader and worker look them up (BPF names max 15 chars). */
 #define NW_MAP_CONNS "nw_conns"
 #define NW_MAP_CLOSED_RB "nw_closed_rb"
 #define NW_MAP_CLOSED_PB "nw_closed_pb"
 #define NW_MAP_TELEMETRY "nw_telemetry"
+#define NW_MAP_CLOSED_BATCH "nw_closed_batch"
 
 #endif /* NW_BPF_CONN_H */

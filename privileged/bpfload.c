@@ -14,7 +14,7 @@
 
 #define LDR_MAX_LINKS 64
 #define CONNS_MAX_ENTRIES 65536
-#define RINGBUF_BYTES (512 * 1024)
+#define RINGBUF_BYTES LDR_RINGBUF_BYTES
 
 struct ldr_bpf {
 	struct conn_bpf *skel;
@@ -120,6 +120,7 @@ struct ldr_bpf *ldr_bpf_start(enum ldr_set set, bool ringbuf, int cgroup_fd, str
 		goto cleanup;
 	}
 	b->skel->rodata->nw_use_ringbuf = ringbuf;
+	b->skel->rodata->nw_rb_wakeup_bytes = LDR_RINGBUF_WAKEUP_BYTES;
 	err = configure_maps(b, ringbuf);
 	if (err) {
 		snprintf(f->what, sizeof(f->what), "configure maps");

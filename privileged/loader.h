@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 #include "sandbox/manifest.h"
+#include "sandbox/limits.h"
 
 /* Program sets, in the order auto mode tries them. */
 enum ldr_set {
@@ -26,7 +27,14 @@ enum ldr_set {
 #define LDR_MAX_IDS 32            /* --allow-uid/--allow-gid entries (RPC_MAX_ALLOW) */
 #define LDR_SOCK_PATH_MAX 108     /* sizeof(sockaddr_un.sun_path) */
 #define LDR_DEFAULT_SOCKET "/run/netwarden/netwarden.sock"
-#define LDR_PERF_PAGES 8
+#define LDR_PATH_MAX 4096
+#define LDR_CONFIG_MAX_BYTES (64 * 1024) /* --config file size */
+#define LDR_CONFIG_LINE_MAX 1024
+#define LDR_PERF_PAGES 64          /* 256 KiB per CPU with 4 KiB pages */
+#define LDR_RINGBUF_BYTES (1024 * 1024)
+/* consumers are woken when this much waits (else by their own timer) */
+#define LDR_RINGBUF_WAKEUP_BYTES (LDR_RINGBUF_BYTES / 4)
+#define LDR_PERF_WATERMARK_DIV 4   /* perf: wake at 1/4 of a CPU's buffer */
 
 enum { LDR_EXIT_OK = 0, LDR_EXIT_FAIL = 1, LDR_EXIT_USAGE = 2 };
 
@@ -45,6 +53,9 @@ struct ldr_config {
 	bool test_hooks;
 	bool verbose;
 	bool help;
+	struct nw_limits limits;      /* --max-*, --*-timeout, --client-expiry or the config file */
+	const char *config_path;      /* --config, NULL if none */
+	char worker_path_buf[LDR_PATH_MAX]; /* worker_path when it came from the config file */
 };
 
 /* log.c: "netwarden: ..." on stderr */
@@ -55,14 +66,17 @@ void ldr_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* flags.c */
 int ldr_flags_parse(struct ldr_config *cfg, int argc, char **argv, char *err, size_t errlen);
 void ldr_flags_usage(FILE *f);
+/* Read a config file into cfg (key = value lines, see README). 0 or -EINVAL with
+ * "PATH:LINE: problem" in err. ldr_flags_parse calls it for --config. */
+int ldr_config_file(struct ldr_config *cfg, const char *path, char *err, size_t errlen);
 const char *ldr_set_name(enum ldr_set set);   /* "tracepoint", "fentry", "kprobe" */
 const char *ldr_set_prefix(enum ldr_set set); /* "tp_", "fe_", "kp_" */
 
 /* Worker argv (NULL-terminated) built into strs; 0 or -ENOSPC. */
-#define LDR_WORKER_ARGV_MAX 8
+#define LDR_WORKER_ARGV_MAX (8 + NW_LIMIT_COUNT)
 struct ldr_worker_args {
 	char *argv[LDR_WORKER_ARGV_MAX];
-	char strs[1024];
+	char strs[2048];
 };
 int ldr_worker_args_build(struct ldr_worker_args *wa, const struct ldr_config *cfg, enum ldr_set set);
 
@@ -101,6 +115,7 @@ struct ldr_fdset {
 	int conns;
 	int telemetry_rdonly;
 	int ringbuf;              /* -1 in perf mode */
+	int closed_batch_rdonly;  /* perf mode only, else -1 */
 	int perf[NW_MANIFEST_MAX_FDS];
 	size_t nperf;
 };

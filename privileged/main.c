@@ -184,10 +184,10 @@ static int build_fdset(struct loader *l)
 		return s->ringbuf < 0 ? s->ringbuf : 0;
 	}
 	ncpus = libbpf_num_possible_cpus();
-	if (ncpus < 0 || ncpus > NW_MANIFEST_MAX_FDS - 3) {
+	if (ncpus < 0 || ncpus > NW_MANIFEST_MAX_FDS - 4) {
 		err = ncpus < 0 ? ncpus : -E2BIG;
 		ldr_log("failed to count possible CPUs for perf buffers (at most %d): %s",
-			NW_MANIFEST_MAX_FDS - 3, strerror(-err));
+			NW_MANIFEST_MAX_FDS - 4, strerror(-err));
 		return err;
 	}
 	err = ldr_perf_open(ldr_bpf_map_fd(l->bpf, NW_MAP_CLOSED_PB), s->perf, (size_t)ncpus);
@@ -196,6 +196,12 @@ static int build_fdset(struct loader *l)
 		return err;
 	}
 	s->nperf = (size_t)ncpus;
+	s->closed_batch_rdonly = ldr_bpf_map_fd_rdonly(l->bpf, NW_MAP_CLOSED_BATCH);
+	if (s->closed_batch_rdonly < 0) {
+		ldr_log("failed to open map %s read-only: %s", NW_MAP_CLOSED_BATCH,
+			strerror(-s->closed_batch_rdonly));
+		return s->closed_batch_rdonly;
+	}
 	return 0;
 }
 
@@ -264,6 +270,8 @@ static void teardown(struct loader *l)
 		close(l->fds.perf[i]);
 	if (l->fds.telemetry_rdonly >= 0)
 		close(l->fds.telemetry_rdonly);
+	if (l->fds.closed_batch_rdonly >= 0)
+		close(l->fds.closed_batch_rdonly);
 	if (l->fds.rpc_listen >= 0)
 		close(l->fds.rpc_listen);
 	if (l->socket_created && (err = ldr_rpcsock_remove(l->cfg.rpc_socket)))
@@ -281,7 +289,7 @@ int main(int argc, char **argv)
 	int err, rc = LDR_EXIT_FAIL;
 
 	l.sigfd = l.cgroup_fd = l.fds.rpc_listen = l.fds.conns = -1;
-	l.fds.telemetry_rdonly = l.fds.ringbuf = -1;
+	l.fds.telemetry_rdonly = l.fds.ringbuf = l.fds.closed_batch_rdonly = -1;
 	if (ensure_stdio())
 		return LDR_EXIT_FAIL;
 	if (ldr_flags_parse(&l.cfg, argc, argv, err_text, sizeof(err_text))) {

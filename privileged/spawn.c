@@ -50,6 +50,8 @@ int ldr_manifest_build(const struct ldr_fdset *s, struct nw_manifest *m, int *fd
 		err = add(m, fds, s->ringbuf, NW_FD_CLOSED_RINGBUF, 0, 0);
 	for (size_t cpu = 0; !err && cpu < s->nperf; cpu++)
 		err = add(m, fds, s->perf[cpu], NW_FD_CLOSED_PERF, 0, (uint32_t)cpu);
+	if (!err && !ringbuf)
+		err = add(m, fds, s->closed_batch_rdonly, NW_FD_CLOSED_BATCH, NW_FD_F_RDONLY, 0);
 	if (err)
 		m->hdr.count = 0;
 	return err;

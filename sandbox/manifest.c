@@ -28,6 +28,7 @@ static const char *const role_names[NW_FD_ROLE_MAX] = {
 	[NW_FD_CLOSED_RINGBUF] = "closed-ringbuf",
 	[NW_FD_CLOSED_PERF] = "closed-perf",
 	[NW_FD_TELEMETRY_MAP] = "telemetry-map",
+	[NW_FD_CLOSED_BATCH] = "closed-batch-map",
 };
 
 const char *nw_manifest_role_name(unsigned int role)
@@ -292,6 +293,10 @@ int nw_manifest_verify_entry(const struct nw_manifest_entry *e, int fd)
 	static const struct map_expect tel = {
 		BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(__u64), NW_TEL_MAX, NW_MAP_TELEMETRY,
 	};
+	static const struct map_expect batch = {
+		BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(struct nw_conn_batch), 1,
+		NW_MAP_CLOSED_BATCH,
+	};
 	int fl, err;
 
 	if (!e || fd < 0)
@@ -317,6 +322,11 @@ int nw_manifest_verify_entry(const struct nw_manifest_entry *e, int fd)
 		break;
 	case NW_FD_CLOSED_PERF:
 		err = check_perf(fd);
+		break;
+	case NW_FD_CLOSED_BATCH:
+		if (!(e->flags & NW_FD_F_RDONLY))
+			return -EACCES; /* the worker only reads pending batches */
+		err = check_map(fd, &batch);
 		break;
 	default:
 		return -EINVAL;
@@ -350,15 +360,15 @@ static int check_complete(const struct nw_manifest *m)
 		}
 	}
 	if (n[NW_FD_RPC_LISTEN] > 1 || n[NW_FD_CONNS_MAP] > 1 || n[NW_FD_TELEMETRY_MAP] > 1 ||
-	    n[NW_FD_CLOSED_RINGBUF] > 1)
+	    n[NW_FD_CLOSED_RINGBUF] > 1 || n[NW_FD_CLOSED_BATCH] > 1)
 		return -EEXIST;
 	if (!n[NW_FD_RPC_LISTEN] || !n[NW_FD_CONNS_MAP] || !n[NW_FD_TELEMETRY_MAP])
 		return -ENOENT;
 	if (n[NW_FD_CLOSED_RINGBUF] && n[NW_FD_CLOSED_PERF])
 		return -EEXIST; /* exactly one event mode */
 	if (n[NW_FD_CLOSED_RINGBUF])
-		return m->hdr.perf_pages == 0 ? 0 : -EINVAL;
-	if (!n[NW_FD_CLOSED_PERF])
+		return m->hdr.perf_pages == 0 && !n[NW_FD_CLOSED_BATCH] ? 0 : -EINVAL;
+	if (!n[NW_FD_CLOSED_PERF] || !n[NW_FD_CLOSED_BATCH])
 		return -ENOENT;
 	for (unsigned int cpu = 0; cpu < n[NW_FD_CLOSED_PERF]; cpu++)
 		if (!cpu_seen[cpu])

@@ -24,6 +24,7 @@ enum nw_fd_role {
 	NW_FD_CLOSED_RINGBUF = 3,  /* BPF ringbuf nw_closed_rb (ring-buffer mode) */
 	NW_FD_CLOSED_PERF = 4,     /* perf event fd of one CPU (perf-buffer mode); arg = cpu */
 	NW_FD_TELEMETRY_MAP = 5,   /* BPF array nw_telemetry */
+	NW_FD_CLOSED_BATCH = 6,    /* BPF per-CPU array nw_closed_batch (perf-buffer mode), read-only */
 	NW_FD_ROLE_MAX,
 };
 
@@ -77,7 +78,8 @@ int nw_manifest_recv(int sock, struct nw_manifest *m, int *fds, size_t max_fds);
  * BPF map type via BPF_OBJ_GET_INFO_BY_FD, perf event fd via its anon inode
  * name), and that the set is complete for the event mode: exactly one
  * RPC_LISTEN, CONNS_MAP and TELEMETRY_MAP, and either one CLOSED_RINGBUF or
- * one CLOSED_PERF per CPU 0..n-1 without gaps. Returns 0 or -errno.
+ * one CLOSED_PERF per CPU 0..n-1 without gaps plus one read-only
+ * CLOSED_BATCH. Returns 0 or -errno.
  */
 int nw_manifest_verify(const struct nw_manifest *m, const int *fds);
 

@@ -4,8 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <time.h>
 #include <bpf/libbpf.h>
 
+#include "unprivileged/batch.h"
 #include "unprivileged/events.h"
 #include "unprivileged/perfbuf.h"
 
@@ -27,7 +29,36 @@ struct events {
 	struct ev_handler rb_h;
 	struct perfbuf *pb;        /* perf mode */
 	struct perf_handler *ph;
+	struct batch_extractor *bx;
+	int batch_fd;
 };
+
+/* batch bookkeeping ages by this clock */
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static bool conn_valid(const struct nw_conn *c)
+{
+	return c->tup.family <= NW_FAMILY_INET6 && c->tup.type <= NW_TYPE_UDP;
+}
+
+static void on_batch_conn(void *ctx, const struct nw_conn *c)
+{
+	struct events *ev = ctx;
+
+	if (!conn_valid(c)) {
+		ev->stats.bad++;
+		return;
+	}
+	ev->stats.closed++;
+	if (ev->cb.closed)
+		ev->cb.closed(ev->cb.ctx, c);
+}
 
 int events_handle_record(struct events *ev, const void *data, size_t size)
 {
@@ -47,7 +78,7 @@ int events_handle_record(struct events *ev, const void *data, size_t size)
 		if (hdr.size != sizeof(e))
 			goto bad;
 		memcpy(&e, data, sizeof(e));
-		if (e.conn.tup.family > NW_FAMILY_INET6 || e.conn.tup.type > NW_TYPE_UDP)
+		if (!conn_valid(&e.conn))
 			goto bad;
 		ev->stats.closed++;
 		if (ev->cb.closed)
@@ -62,6 +93,15 @@ int events_handle_record(struct events *ev, const void *data, size_t size)
 		ev->stats.released++;
 		if (ev->cb.released)
 			ev->cb.released(ev->cb.ctx, e.cookie);
+		return 0;
+	}
+	case NW_EV_CONN_BATCH: {
+		struct nw_conn_batch b;
+		if (hdr.size != sizeof(b) || !ev->bx)
+			goto bad;
+		memcpy(&b, data, sizeof(b));
+		if (batch_full(ev->bx, &b, mono_ns()))
+			goto bad;
 		return 0;
 	}
 	default:
@@ -114,12 +154,12 @@ struct events *events_new_ringbuf(int map_fd, const struct events_handlers *h)
 }
 
 struct events *events_new_perf(const int *fds, const int *cpus, size_t n, uint32_t pages,
-			       const struct events_handlers *h)
+			       int batch_fd, const struct events_handlers *h)
 {
 	struct events *ev;
 	int e;
 
-	if (!fds || !cpus || !n || n > EVENTS_MAX_PERF || !h) {
+	if (!fds || !cpus || !n || n > EVENTS_MAX_PERF || !h || batch_fd < 0) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -127,8 +167,12 @@ struct events *events_new_perf(const int *fds, const int *cpus, size_t n, uint32
 	if (!ev)
 		return NULL;
 	ev->cb = *h;
+	ev->batch_fd = batch_fd;
 	ev->ph = calloc(n, sizeof(*ev->ph));
-	if (!ev->ph) {
+	ev->bx = batch_new((unsigned int)n, on_batch_conn, ev);
+	if (!ev->ph || !ev->bx) {
+		batch_free(ev->bx);
+		free(ev->ph);
 		free(ev);
 		errno = ENOMEM;
 		return NULL;
@@ -136,6 +180,7 @@ struct events *events_new_perf(const int *fds, const int *cpus, size_t n, uint32
 	ev->pb = perfbuf_new(fds, cpus, n, pages, on_perf_sample, on_perf_lost, ev);
 	if (!ev->pb) {
 		e = errno;
+		batch_free(ev->bx);
 		free(ev->ph);
 		free(ev);
 		errno = e;
@@ -150,6 +195,7 @@ void events_free(struct events *ev)
 		return;
 	ring_buffer__free(ev->rb);
 	perfbuf_free(ev->pb);
+	batch_free(ev->bx);
 	free(ev->ph);
 	free(ev);
 }
@@ -211,9 +257,16 @@ int events_drain(struct events *ev)
 {
 	if (!ev)
 		return -EINVAL;
+	int n, p;
+
 	if (ev->rb)
 		return ring_buffer__consume(ev->rb);
-	return perfbuf_consume(ev->pb);
+	n = perfbuf_consume(ev->pb);
+	/* after the buffer, so a batch sent meanwhile is matched by id */
+	p = batch_read_pending(ev->bx, ev->batch_fd, mono_ns());
+	if (n < 0)
+		return n;
+	return p < 0 ? p : n + p;
 }
 
 void events_get_stats(const struct events *ev, struct events_stats *out)
@@ -226,5 +279,13 @@ void events_get_stats(const struct events *ev, struct events_stats *out)
 		perfbuf_get_stats(ev->pb, &ps);
 		out->perf_wrapped = ps.wrapped;
 		out->perf_corrupt = ps.corrupt;
+	}
+	if (ev->bx) {
+		struct batch_stats bs;
+		batch_get_stats(ev->bx, &bs);
+		out->batches = bs.full;
+		out->batch_pending = bs.from_pending;
+		out->batch_skipped = bs.skipped;
+		out->batch_bad = bs.bad;
 	}
 }

@@ -27,21 +27,27 @@ struct events_stats {
 	uint64_t lost;      /* perf mode: records the kernel could not write */
 	uint64_t perf_wrapped;
 	uint64_t perf_corrupt;
+	uint64_t batches;         /* perf mode: whole batches received */
+	uint64_t batch_pending;   /* connections taken from partly filled batches */
+	uint64_t batch_skipped;   /* batch entries already taken as pending */
+	uint64_t batch_bad;
 };
 
 struct events;
 
 /* NULL + errno. The fds stay owned by the caller. */
 struct events *events_new_ringbuf(int map_fd, const struct events_handlers *h);
+/* batch_fd: the read-only per-CPU nw_closed_batch array, n wide. */
 struct events *events_new_perf(const int *fds, const int *cpus, size_t n, uint32_t pages,
-			       const struct events_handlers *h);
+			       int batch_fd, const struct events_handlers *h);
 void events_free(struct events *ev); /* accepts NULL */
 
 /* Add the event fds to the loop (consumed as they become readable). */
 int events_attach(struct events *ev, struct evloop *loop);
 /* Fds events needs open after the privilege drop; returns how many (<= max). */
 size_t events_fds(const struct events *ev, int *out, size_t max);
-/* Consume everything available now (before answering a query). Records or -errno. */
+/* Consume everything available now (before answering a query), in perf mode
+ * also the partly filled batches. Records or -errno. */
 int events_drain(struct events *ev);
 void events_get_stats(const struct events *ev, struct events_stats *out);
 

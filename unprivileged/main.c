@@ -149,7 +149,7 @@ static int receive_manifest(struct worker *w)
 {
 	int type = 0, n, err;
 	socklen_t len = sizeof(type);
-	int cpus[NW_MANIFEST_MAX_FDS], perf_fds[NW_MANIFEST_MAX_FDS];
+	int cpus[NW_MANIFEST_MAX_FDS], perf_fds[NW_MANIFEST_MAX_FDS], batch_fd = -1;
 	size_t n_perf = 0;
 
 	if (getsockopt(NW_CONTROL_FD, SOL_SOCKET, SO_TYPE, &type, &len) < 0 || type != SOCK_SEQPACKET) {
@@ -183,6 +183,7 @@ static int receive_manifest(struct worker *w)
 		case NW_FD_RPC_LISTEN: w->rpc_fd = w->fds[i]; break;
 		case NW_FD_CONNS_MAP: w->conns_fd = w->fds[i]; break;
 		case NW_FD_TELEMETRY_MAP: w->tel_fd = w->fds[i]; break;
+		case NW_FD_CLOSED_BATCH: batch_fd = w->fds[i]; break;
 		case NW_FD_CLOSED_PERF:
 			perf_fds[n_perf] = w->fds[i];
 			cpus[n_perf++] = (int)w->m.entries[i].arg;
@@ -198,7 +199,8 @@ static int receive_manifest(struct worker *w)
 	{
 		struct events_handlers h = { worker_on_closed, worker_on_released, w };
 		if (w->perf_mode)
-			w->events = events_new_perf(perf_fds, cpus, n_perf, w->m.hdr.perf_pages, &h);
+			w->events = events_new_perf(perf_fds, cpus, n_perf, w->m.hdr.perf_pages,
+						    batch_fd, &h);
 		else
 			for (int i = 0; i < n; i++)
 				if (w->m.entries[i].role == NW_FD_CLOSED_RINGBUF)

@@ -422,7 +422,48 @@ static void test_verify_perf_set(void **state)
 	p1 = perf_fd(0); /* any cpu will do for type checks */
 	p2 = perf_fd(0);
 	assert_true(p1 >= 0 && p2 >= 0);
+	/* perf mode needs the read-only pending-batch map too */
 	f.m.hdr.count = 6;
+	f.m.hdr.perf_pages = 8;
+	f.m.entries[2].role = NW_FD_CLOSED_PERF;
+	f.m.entries[2].arg = 1;
+	f.fds[2] = p1;
+	f.m.entries[4].role = NW_FD_CLOSED_PERF;
+	f.m.entries[4].arg = 0;
+	f.fds[4] = p0;
+	f.m.entries[5].role = NW_FD_CLOSED_PERF;
+	f.m.entries[5].arg = 2;
+	f.fds[5] = p2;
+	assert_int_equal(nw_manifest_verify(&f.m, f.fds), -ENOENT);
+	{
+		int bm = bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, NW_MAP_CLOSED_BATCH, sizeof(__u32),
+					sizeof(struct nw_conn_batch), 1, NULL);
+		LIBBPF_OPTS(bpf_get_fd_by_id_opts, ro, .open_flags = BPF_F_RDONLY);
+		struct bpf_map_info info;
+		__u32 il = sizeof(info);
+		int bro;
+
+		assert_true(bm >= 0);
+		memset(&info, 0, sizeof(info));
+		assert_int_equal(bpf_obj_get_info_by_fd(bm, &info, &il), 0);
+		bro = bpf_map_get_fd_by_id_opts(info.id, &ro);
+		assert_true(bro >= 0);
+		f.m.entries[6] = (struct nw_manifest_entry){ .role = NW_FD_CLOSED_BATCH,
+							     .flags = NW_FD_F_RDONLY };
+		/* writable fd, or not flagged read-only: refused */
+		assert_int_equal(nw_manifest_verify_entry(&f.m.entries[6], bm), -EACCES);
+		f.m.entries[6].flags = 0;
+		assert_int_equal(nw_manifest_verify_entry(&f.m.entries[6], bro), -EACCES);
+		f.m.entries[6].flags = NW_FD_F_RDONLY;
+		assert_int_equal(nw_manifest_verify_entry(&f.m.entries[6], bro), 0);
+		/* a ring-buffer map where the batch map belongs */
+		assert_int_equal(nw_manifest_verify_entry(&f.m.entries[6], f.fds[3]), -EBADFD);
+		f.m.hdr.count = 7;
+		f.fds[6] = bro;
+		assert_int_equal(nw_manifest_verify(&f.m, f.fds), 0);
+		close(bm);
+	}
+	f.m.hdr.count = 7;
 	f.m.hdr.perf_pages = 8;
 	f.m.entries[2].role = NW_FD_CLOSED_PERF;
 	f.m.entries[2].arg = 1;
@@ -454,14 +495,14 @@ static void test_verify_perf_set(void **state)
 	/* both event modes at once */
 	{
 		int rb = bpf_map_create(BPF_MAP_TYPE_RINGBUF, NW_MAP_CLOSED_RB, 0, 0, 4096 * 4, NULL);
-		f.m.hdr.count = 7;
-		f.m.entries[6].role = NW_FD_CLOSED_RINGBUF;
-		f.fds[6] = rb;
-		assert_int_equal(nw_manifest_verify_entry(&f.m.entries[6], rb), 0);
+		f.m.hdr.count = 8;
+		f.m.entries[7] = (struct nw_manifest_entry){ .role = NW_FD_CLOSED_RINGBUF };
+		f.fds[7] = rb;
+		assert_int_equal(nw_manifest_verify_entry(&f.m.entries[7], rb), 0);
 		assert_int_equal(nw_manifest_verify(&f.m, f.fds), -EEXIST);
 		close(rb);
 	}
-	closev(f.fds, 6);
+	closev(f.fds, 7);
 }
 
 static void test_role_names(void **state)

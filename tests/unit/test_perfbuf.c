@@ -13,6 +13,7 @@
 #include "unprivileged/perfbuf.c"
 #include "unprivileged/evloop.c"
 #include "unprivileged/events.c"
+#include "unprivileged/batch.c"
 
 #define RING 256 /* data bytes: small, so records wrap */
 
@@ -447,7 +448,11 @@ static void test_real_perf_rings(void **state)
 		assert_int_equal(sched_setaffinity(0, sizeof(set), &set), 0);
 	}
 	/* one data page per CPU: 152-byte records wrap every 27 */
-	ev = events_new_perf(k.fds, k.cpus, (size_t)k.ncpu, 1, &h);
+	int bfd = bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, NW_MAP_CLOSED_BATCH, sizeof(__u32),
+				 sizeof(struct nw_conn_batch), 1, NULL);
+	assert_true(bfd >= 0);
+	assert_null(events_new_perf(k.fds, k.cpus, (size_t)k.ncpu, 1, -1, &h));
+	ev = events_new_perf(k.fds, k.cpus, (size_t)k.ncpu, 1, bfd, &h);
 	assert_non_null(ev);
 	for (int round = 0; round < 10; round++) {
 		kern_run(&k, 20);
@@ -471,6 +476,7 @@ static void test_real_perf_rings(void **state)
 	assert_int_equal((uint64_t)g.closed + es.lost, (uint64_t)total + 61);
 	assert_int_equal(es.bad, 0);
 	events_free(ev);
+	close(bfd);
 	kern_close(&k);
 }
 

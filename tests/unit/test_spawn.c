@@ -30,6 +30,7 @@ static void fdset_init(struct ldr_fdset *s)
 	s->conns = 11;
 	s->telemetry_rdonly = 12;
 	s->ringbuf = 13;
+	s->closed_batch_rdonly = -1;
 }
 
 static void test_manifest_ringbuf(void **state)
@@ -67,22 +68,30 @@ static void test_manifest_perf(void **state)
 
 	fdset_init(&s);
 	s.ringbuf = -1;
+	s.closed_batch_rdonly = 30;
 	s.nperf = 3;
 	s.perf[0] = 20;
 	s.perf[1] = 21;
 	s.perf[2] = 22;
 	assert_int_equal(ldr_manifest_build(&s, &m, fds), 0);
-	assert_int_equal(m.hdr.count, 6);
+	assert_int_equal(m.hdr.count, 7);
 	assert_int_equal(m.hdr.perf_pages, LDR_PERF_PAGES);
 	for (uint32_t cpu = 0; cpu < 3; cpu++) {
 		assert_int_equal(m.entries[3 + cpu].role, NW_FD_CLOSED_PERF);
 		assert_int_equal(m.entries[3 + cpu].arg, cpu);
 		assert_int_equal(fds[3 + cpu], 20 + (int)cpu);
 	}
+	assert_int_equal(m.entries[6].role, NW_FD_CLOSED_BATCH);
+	assert_int_equal(m.entries[6].flags, NW_FD_F_RDONLY);
+	assert_int_equal(fds[6], 30);
 	assert_int_equal(check_complete(&m), 0);
+	/* perf mode without the batch map */
+	s.closed_batch_rdonly = -1;
+	assert_int_equal(ldr_manifest_build(&s, &m, fds), -EBADF);
+	s.closed_batch_rdonly = 30;
 
 	/* the most CPUs a manifest can carry, and one more */
-	s.nperf = NW_MANIFEST_MAX_FDS - 3;
+	s.nperf = NW_MANIFEST_MAX_FDS - 4;
 	for (size_t i = 0; i < s.nperf; i++)
 		s.perf[i] = 100 + (int)i;
 	assert_int_equal(ldr_manifest_build(&s, &m, fds), 0);

@@ -13,6 +13,7 @@
 #include "unprivileged/conntrack.c"
 #include "unprivileged/evloop.c"
 #include "unprivileged/perfbuf.c"
+#include "unprivileged/batch.c"
 #include "unprivileged/events.c"
 #include "unprivileged/worker.c"
 #include "unprivileged/handlers.c"
