@@ -13,7 +13,7 @@
 
 #include "unprivileged/worker.h"
 
-#define STATS_MAX 96
+#define STATS_MAX 256
 
 /* When even the error response cannot be allocated. */
 static Netwarden__Error oom_error = {
@@ -268,6 +268,10 @@ static const char *const tel_names[NW_TEL_MAX] = {
 	[NW_TEL_UDP_PEER_OVERFLOW] = "tel_udp_peer_overflow",
 	[NW_TEL_MISSING_ENTRY] = "tel_missing_entry",
 	[NW_TEL_CLOSED_EMITTED] = "tel_closed_emitted",
+	[NW_TEL_BATCH_SENT] = "tel_batches_sent",
+	[NW_TEL_BATCH_UNBATCHED] = "tel_closed_unbatched",
+	[NW_TEL_BATCH_LOST_CONNS] = "tel_batch_lost_conns",
+	[NW_TEL_RB_WAKEUPS] = "tel_ringbuf_forced_wakeups",
 };
 
 static void handle_get_stats(struct worker *w, Netwarden__Response *resp)
@@ -297,6 +301,10 @@ static void handle_get_stats(struct worker *w, Netwarden__Response *resp)
 	add(a, "events_lost", es.lost);
 	add(a, "perf_wrapped", es.perf_wrapped);
 	add(a, "perf_corrupt", es.perf_corrupt);
+	add(a, "batches_received", es.batches);
+	add(a, "batch_conns_pending", es.batch_pending);
+	add(a, "batch_entries_skipped", es.batch_skipped);
+	add(a, "batch_bad", es.batch_bad);
 	add(a, "closed_buffered", state_closed_buffered(w->state));
 	add(a, "closed_received", ss.closed_received);
 	add(a, "closed_duplicates", ss.closed_duplicates);
