@@ -8,13 +8,13 @@ job=${1:-build}
 build_pkgs=(make gcc clang llvm bpftool pkg-config libbpf-dev libelf-dev zlib1g-dev
 	libseccomp-dev libcap-dev protobuf-c-compiler libprotobuf-c-dev libcmocka-dev)
 run_pkgs=(iproute2 procps util-linux passwd python3 curl nginx-light socat)
-test_pkgs=(libbpf-tools)
+test_pkgs=(libbpf-tools libldns-dev libclang-rt-14-dev)
 
 case "$job" in
 build) want=("${build_pkgs[@]}") ;;
 test) want=("${build_pkgs[@]}" "${run_pkgs[@]}" "${test_pkgs[@]}") ;;
 demo) want=("${build_pkgs[@]}" "${run_pkgs[@]}") ;;
-bench) want=("${build_pkgs[@]}" "${run_pkgs[@]}" "${test_pkgs[@]}" wrk bpftrace tcpdump) ;;
+bench) want=("${build_pkgs[@]}" "${run_pkgs[@]}" "${test_pkgs[@]}" wrk bpftrace tcpdump valgrind) ;;
 *) echo "usage: $0 build|test|demo|bench" >&2; exit 2 ;;
 esac
 
