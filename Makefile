@@ -15,7 +15,7 @@ CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
 CPPFLAGS += -I$(OUTPUT) -I. -Ibpf
 LDFLAGS += -pie -Wl,-z,relro,-z,now -Wl,--gc-sections
 LDLIBS_BPF := -lbpf -lelf -lz
-LDLIBS_ALL := $(LDLIBS_BPF) -lprotobuf-c -lseccomp -lcap
+LDLIBS_ALL := $(LDLIBS_BPF) -lprotobuf-c -lseccomp -lcap -lm
 
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	-Ibpf/include -Ibpf -I$(OUTPUT)
@@ -38,7 +38,7 @@ PROTO_O := $(OUTPUT)/netwarden.pb-c.o
 
 COMMON_SRCS := $(wildcard proto/*.c) $(wildcard sandbox/*.c)
 PRIV_SRCS := $(wildcard privileged/*.c)
-WORKER_SRCS := $(wildcard unprivileged/*.c unprivileged/dns/*.c)
+WORKER_SRCS := $(wildcard unprivileged/*.c unprivileged/dns/*.c unprivileged/usm/*.c)
 CLIENT_SRCS := $(wildcard client/*.c)
 
 obj = $(patsubst %.c,$(OUTPUT)/obj/%.o,$(1))
@@ -83,7 +83,7 @@ $(PROTO_O): $(PROTO_C)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-error -c $< -o $@
 
 # --- userspace -------------------------------------------------------------
-$(OUTPUT)/obj/%.o: %.c $(PROTO_H) $(SKELS) $(wildcard */*.h unprivileged/dns/*.h) | $(OUTPUT)
+$(OUTPUT)/obj/%.o: %.c $(PROTO_H) $(SKELS) $(wildcard */*.h unprivileged/dns/*.h unprivileged/usm/*.h) | $(OUTPUT)
 	$(Q)mkdir -p $(@D)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
@@ -103,7 +103,7 @@ $(OUTPUT)/netwardenctl: $(call obj,$(CLIENT_SRCS)) $(COMMON_OBJS)
 # Unit tests #include the module under test (to reach statics) and link the
 # generated protobuf code; mocks use -Wl,--wrap listed in the test's first line
 # as: /* WRAP: sym1 sym2 */ ; extra libraries the same way: /* LIBS: -lldns */
-$(OUTPUT)/tests/test_%: tests/unit/test_%.c $(PROTO_O) $(SKELS) $(wildcard */*.h */*.c unprivileged/dns/*.[ch] tests/unit/*.h) | $(OUTPUT)/tests
+$(OUTPUT)/tests/test_%: tests/unit/test_%.c $(PROTO_O) $(SKELS) $(wildcard */*.h */*.c unprivileged/dns/*.[ch] unprivileged/usm/*.[ch] tests/unit/*.h) | $(OUTPUT)/tests
 	$(call msg,CC-TEST,$@)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< $(PROTO_O) \
 		$$(sed -n '1s|.*WRAP:\(.*\)\*/.*|\1|p' $< | tr ' ' '\n' | sed -n 's/^\(..*\)$$/-Wl,--wrap=\1/p') \
