@@ -50,7 +50,7 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
 TEST_HELPER_SRCS := $(wildcard tests/helpers/*.c)
 TEST_HELPER_BINS := $(patsubst tests/helpers/%.c,$(OUTPUT)/tests/%,$(TEST_HELPER_SRCS))
 
-.PHONY: all deps test unit integration demo bench bench-quick clean
+.PHONY: all deps test unit integration demo bench bench-quick clean fuzz fuzz-bins bench-dns
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -113,10 +113,31 @@ $(OUTPUT)/tests/%: tests/helpers/%.c $(COMMON_OBJS) $(SKELS) | $(OUTPUT)/tests
 	$(call msg,CC-TEST,$@)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< $(COMMON_OBJS) $(LDLIBS_ALL) -o $@
 
+# libFuzzer targets: tests/fuzz/fuzz_X.c #includes the modules it fuzzes.
+# Built for `make test` (tests/integration/test_fuzz_dns.py runs a bounded
+# session) and `make fuzz` (FUZZ_SECONDS, corpus kept in $(OUTPUT)/fuzz/corpus).
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(OUTPUT)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_SECONDS ?= 300
+FUZZ_CFLAGS := -g -O1 -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+
+$(OUTPUT)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard unprivileged/dns/*.[ch]) | $(OUTPUT)
+	$(Q)mkdir -p $(@D)
+	$(call msg,CC-FUZZ,$@)
+	$(Q)$(CLANG) $(CPPFLAGS) $(FUZZ_CFLAGS) $< -o $@
+
+fuzz-bins: $(FUZZ_BINS)
+
+fuzz:
+	$(Q)scripts/deps.sh test
+	$(Q)$(MAKE) --no-print-directory fuzz-bins
+	$(Q)NW_FUZZ_SECONDS=$(FUZZ_SECONDS) NW_FUZZ_CORPUS=$(OUTPUT)/fuzz/corpus \
+		/usr/bin/python3 tests/integration/test_fuzz_dns.py
+
 # --- entry points ----------------------------------------------------------
 test:
 	$(Q)scripts/deps.sh test
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory all fuzz-bins
 	$(Q)tests/run.sh
 
 unit:
@@ -124,7 +145,7 @@ unit:
 	$(Q)tests/run.sh unit
 
 integration:
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory all fuzz-bins
 	$(Q)tests/run.sh integration
 
 demo:

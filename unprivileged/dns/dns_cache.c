@@ -32,7 +32,7 @@ struct dns_cache {
 	struct dns_cache_stats st;
 };
 
-static const struct dns_cache_config defaults = {
+static const struct dns_cache_config cache_defaults = {
 	.max_ips = 100000,
 	.max_names_per_ip = 64,
 	.max_name_bytes = 16u << 20,
@@ -47,7 +47,7 @@ struct dns_cache *dns_cache_new(const struct dns_cache_config *cfg)
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return NULL;
-	c->cfg = defaults;
+	c->cfg = cache_defaults;
 	if (cfg) {
 		if (cfg->max_ips)
 			c->cfg.max_ips = cfg->max_ips;

@@ -39,7 +39,7 @@ struct dns_stats {
 	struct dns_stats_counters ctr;
 };
 
-static const struct dns_stats_config defaults = {
+static const struct dns_stats_config stats_defaults = {
 	.timeout_ns = 15ULL * 1000000000ULL,
 	.max_inflight = 10000,
 	.max_entries = 20000,
@@ -51,7 +51,7 @@ struct dns_stats *dns_stats_new(const struct dns_stats_config *cfg)
 
 	if (!s)
 		return NULL;
-	s->cfg = defaults;
+	s->cfg = stats_defaults;
 	if (cfg && cfg->timeout_ns)
 		s->cfg.timeout_ns = cfg->timeout_ns;
 	if (cfg && cfg->max_inflight)
