@@ -134,6 +134,17 @@ fuzz:
 	$(Q)NW_FUZZ_SECONDS=$(FUZZ_SECONDS) NW_FUZZ_CORPUS=$(OUTPUT)/fuzz/corpus \
 		/usr/bin/python3 tests/integration/test_fuzz_dns.py
 
+# Parser cost per DNS response against ldns (callgrind): bench/dns_parse.sh.
+$(OUTPUT)/bench/dns_parse_bench: bench/dns_parse_bench.c $(call obj,unprivileged/dns/dns_parse.c) | $(OUTPUT)
+	$(Q)mkdir -p $(@D)
+	$(call msg,CC-BENCH,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $^ -lldns -o $@
+
+bench-dns:
+	$(Q)scripts/deps.sh bench
+	$(Q)$(MAKE) --no-print-directory $(OUTPUT)/bench/dns_parse_bench
+	$(Q)bench/dns_parse.sh
+
 # --- entry points ----------------------------------------------------------
 test:
 	$(Q)scripts/deps.sh test
