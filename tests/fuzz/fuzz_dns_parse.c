@@ -3,7 +3,8 @@
  * Each input is parsed as a UDP payload and as a TCP segment; every message
  * that parses has all its names decoded (wire and text, both cases), its
  * addresses read, and is fed to a small reverse cache and to the stats
- * tables, so hostile answers reach the CNAME-chain and limit code too.
+ * tables, so hostile answers reach the CNAME-chain and limit code too; the
+ * whole input also goes through dns_snoop_packet (UDP and TCP).
  * Invariants (a parsed message always decodes; decoded names stay within
  * their bounds) abort, which libFuzzer reports as a crash.
  *
@@ -17,6 +18,7 @@
 #include "unprivileged/dns/dns_parse.c"
 #include "unprivileged/dns/dns_cache.c"
 #include "unprivileged/dns/dns_stats.c"
+#include "unprivileged/dns/dns_snoop.c"
 
 #define CHECK(cond)                     \
 	do {                            \
@@ -26,6 +28,7 @@
 
 static struct dns_cache *cache;
 static struct dns_stats *stats;
+static struct dns_snoop *snoop;
 static uint64_t now_ns;
 
 static void check_name(const struct dns_msg *m, uint16_t off)
@@ -93,9 +96,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct dns_cache_config cc = { .max_ips = 256, .max_names_per_ip = 4, .max_name_bytes = 1 << 16 };
 		struct dns_stats_config sc = { .timeout_ns = 1000, .max_inflight = 64, .max_entries = 64 };
 
+		struct dns_snoop_config nc = { .cache = cc, .stats = sc, .expire_every_ns = 6400 };
+
 		cache = dns_cache_new(&cc);
 		stats = dns_stats_new(&sc);
-		CHECK(cache && stats);
+		snoop = dns_snoop_new(&nc);
+		CHECK(cache && stats && snoop);
 	}
 	now_ns += 100;
 	use_message(data, size, IPPROTO_UDP);
@@ -106,6 +112,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	CHECK(rc == 0 || (rc == -EBADMSG && why == DNS_PARSE_ERR_TCP_LENGTH));
 	CHECK(off <= size);
+
+	/* the worker's entry point, both ways */
+	struct dns_packet p = { .ts_ns = now_ns, .payload = data, .len = size, .sport = 53, .dport = 40000 };
+	p.src.family = p.dst.family = AF_INET;
+	p.src.addr[0] = 10;
+	p.dst.addr[0] = 127;
+	p.proto = IPPROTO_UDP;
+	dns_snoop_packet(snoop, &p);
+	p.proto = IPPROTO_TCP;
+	dns_snoop_packet(snoop, &p);
+	dns_snoop_tick(snoop, now_ns);
 
 	/* keep the tables small and moving: sweep, export, reset */
 	if ((now_ns / 100) % 64 == 0) {
