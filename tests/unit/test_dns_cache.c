@@ -329,6 +329,21 @@ static void test_cname_loops_and_long_chains(void **state)
 	dns_cache_free(c);
 }
 
+/* A given key is used as is (for a worker already under seccomp); none: random. */
+static void test_hash_key(void **state)
+{
+	struct dns_cache_config cfg = { .hash_key = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 } };
+	struct dns_cache *a = dns_cache_new(&cfg), *b = dns_cache_new(NULL), *c = dns_cache_new(NULL);
+
+	assert_non_null(a);
+	assert_memory_equal(&a->key, cfg.hash_key, 16);
+	assert_memory_not_equal(&b->key, &c->key, 16);
+	assert_true(dns_hash(&a->key, "abc", 3) != dns_hash(&b->key, "abc", 3));
+	dns_cache_free(a);
+	dns_cache_free(b);
+	dns_cache_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -339,6 +354,7 @@ int main(void)
 		cmocka_unit_test(test_corpus_responses),
 		cmocka_unit_test(test_cname_chain_ttl_and_strays),
 		cmocka_unit_test(test_cname_loops_and_long_chains),
+		cmocka_unit_test(test_hash_key),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

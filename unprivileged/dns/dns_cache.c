@@ -65,7 +65,7 @@ struct dns_cache *dns_cache_new(const struct dns_cache_config *cfg)
 		errno = EINVAL;
 		return NULL;
 	}
-	dns_hash_key_init(&c->key);
+	dns_hash_key_init(&c->key, cfg ? cfg->hash_key : NULL);
 	c->n_buckets = dns_hash_buckets(c->cfg.max_ips);
 	c->buckets = calloc(c->n_buckets, sizeof(*c->buckets));
 	if (!c->buckets) {

@@ -33,6 +33,7 @@ struct dns_cache_config {
 	uint64_t max_name_bytes;   /* default 16 MiB, NUL bytes included */
 	uint32_t min_ttl_s;        /* default 60 (Datadog's sweep interval) */
 	uint32_t max_ttl_s;        /* default 86400 */
+	uint8_t hash_key[16];      /* all zero: from getrandom() (before seccomp) */
 };
 
 struct dns_cache_stats {

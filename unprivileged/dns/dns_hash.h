@@ -17,9 +17,20 @@ struct dns_hash_key {
 	uint64_t k0, k1;
 };
 
-/* A random key; falls back to a fixed one only if getrandom fails. */
-static inline void dns_hash_key_init(struct dns_hash_key *key)
+/*
+ * The key: seed when it is not all zero, else from getrandom(). The worker's
+ * seccomp policy kills on syscalls it does not list: create the tables
+ * before the sandbox is applied, or pass a seed. Falls back to a fixed key
+ * only if getrandom fails.
+ */
+static inline void dns_hash_key_init(struct dns_hash_key *key, const uint8_t seed[16])
 {
+	static const uint8_t zero[16];
+
+	if (seed && memcmp(seed, zero, sizeof(zero))) {
+		memcpy(key, seed, sizeof(*key));
+		return;
+	}
 	if (getrandom(key, sizeof(*key), GRND_NONBLOCK) != (ssize_t)sizeof(*key)) {
 		key->k0 = 0x736f6d6570736575ULL;
 		key->k1 = 0x646f72616e646f6dULL;

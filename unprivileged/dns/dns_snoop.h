@@ -53,7 +53,10 @@ struct dns_snoop_counters {
 
 struct dns_snoop;
 
-/* cfg NULL: the defaults. NULL + errno. */
+/*
+ * cfg NULL: the defaults. NULL + errno. Hash keys left zero in cfg come from
+ * getrandom(): call this before seccomp is applied, or fill them.
+ */
 struct dns_snoop *dns_snoop_new(const struct dns_snoop_config *cfg);
 void dns_snoop_free(struct dns_snoop *s); /* accepts NULL */
 

@@ -63,7 +63,7 @@ struct dns_stats *dns_stats_new(const struct dns_stats_config *cfg)
 		errno = EINVAL;
 		return NULL;
 	}
-	dns_hash_key_init(&s->key);
+	dns_hash_key_init(&s->key, cfg ? cfg->hash_key : NULL);
 	s->n_ibuckets = dns_hash_buckets(s->cfg.max_inflight);
 	s->n_ebuckets = dns_hash_buckets(s->cfg.max_entries);
 	s->ibuckets = calloc(s->n_ibuckets, sizeof(*s->ibuckets));

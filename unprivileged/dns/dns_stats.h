@@ -32,6 +32,7 @@ struct dns_stats_config {
 	uint64_t timeout_ns;   /* default 15 s (dns_timeout_in_s) */
 	uint32_t max_inflight; /* default 10000 (maxStateMapSize) */
 	uint32_t max_entries;  /* default 20000 (max_dns_stats) */
+	uint8_t hash_key[16];  /* all zero: from getrandom() (before seccomp) */
 };
 
 /* A query's or response's endpoints, from the client's side. */
