@@ -22,6 +22,13 @@ struct ldr_bpf {
 	size_t nlinks;
 };
 
+static __u32 conns_max_entries = CONNS_MAX_ENTRIES;
+
+void ldr_bpf_set_conns_max(uint32_t n)
+{
+	conns_max_entries = n ? n : CONNS_MAX_ENTRIES;
+}
+
 static bool has_prefix(const char *s, const char *prefix)
 {
 	return !strncmp(s, prefix, strlen(prefix));
@@ -63,7 +70,7 @@ static int configure_maps(struct ldr_bpf *b, bool ringbuf)
 	if (ncpus < 0)
 		return ncpus;
 	/* The unused channel is still created (programs reference it): keep it minimal. */
-	return bpf_map__set_max_entries(conns, CONNS_MAX_ENTRIES) ||
+	return bpf_map__set_max_entries(conns, conns_max_entries) ||
 	       bpf_map__set_max_entries(rb, ringbuf ? RINGBUF_BYTES : (__u32)page) ||
 	       bpf_map__set_max_entries(pb, (__u32)ncpus) ? -EINVAL : 0;
 }

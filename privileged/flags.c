@@ -3,6 +3,7 @@
  * errors come back as text for main to print. */
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdarg.h>
@@ -25,6 +26,8 @@ const char *ldr_set_prefix(enum ldr_set set)
 void ldr_flags_usage(FILE *f)
 {
 	fputs("usage: netwarden [options]\n"
+	      "  --config=PATH              read 'key = value' lines first (keys: the long options\n"
+	      "                             below with '_' for '-'); flags override the file\n"
 	      "  --attach=auto|tracepoint|fentry|kprobe  program set (default auto)\n"
 	      "  --events=ringbuf|perf      closed-connection channel (default ringbuf)\n"
 	      "  --rpc-socket=PATH          default " LDR_DEFAULT_SOCKET "\n"
@@ -35,7 +38,16 @@ void ldr_flags_usage(FILE *f)
 	      "  --worker=PATH              default: netwarden-worker next to this binary\n"
 	      "  --test-hooks               enable worker test hooks\n"
 	      "  -v, --verbose\n"
-	      "  -h, --help\n", f);
+	      "  -h, --help\n"
+	      "limits and timeouts (durations: 500ms, 30s, 2m, 1h; a bare number is seconds):\n", f);
+	for (int i = 0; i < NW_LIMIT_COUNT; i++) {
+		const struct nw_limit_def *d = &nw_limit_defs[i];
+		char opt[64], def[32];
+
+		snprintf(opt, sizeof(opt), "--%s=%s", d->flag, d->duration ? "TIME" : "N");
+		nw_limit_human((enum nw_limit)i, d->def, def, sizeof(def));
+		fprintf(f, "  %-30s %s (default %s)\n", opt, d->help, def);
+	}
 }
 
 static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -144,10 +156,13 @@ static int parse_socket_path(struct ldr_config *cfg, const char *s, char *err, s
 
 enum {
 	OPT_ATTACH = 256, OPT_EVENTS, OPT_SOCKET, OPT_GROUP, OPT_ALLOW_UID, OPT_ALLOW_GID,
-	OPT_WORKER_USER, OPT_WORKER, OPT_TEST_HOOKS,
+	OPT_WORKER_USER, OPT_WORKER, OPT_TEST_HOOKS, OPT_CONFIG,
+	OPT_LIMIT, /* OPT_LIMIT + enum nw_limit */
 };
 
-static const struct option options[] = {
+#define N_BASE_OPTIONS 12
+/* the fixed options, then one per limit (filled in by options_init), then the end */
+static struct option options[N_BASE_OPTIONS + NW_LIMIT_COUNT + 1] = {
 	{ "attach", required_argument, NULL, OPT_ATTACH },
 	{ "events", required_argument, NULL, OPT_EVENTS },
 	{ "rpc-socket", required_argument, NULL, OPT_SOCKET },
@@ -157,10 +172,17 @@ static const struct option options[] = {
 	{ "worker-user", required_argument, NULL, OPT_WORKER_USER },
 	{ "worker", required_argument, NULL, OPT_WORKER },
 	{ "test-hooks", no_argument, NULL, OPT_TEST_HOOKS },
+	{ "config", required_argument, NULL, OPT_CONFIG },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
 };
+
+static void options_init(void)
+{
+	for (int i = 0; i < NW_LIMIT_COUNT; i++)
+		options[N_BASE_OPTIONS + i] = (struct option){ nw_limit_defs[i].flag, required_argument,
+							      NULL, OPT_LIMIT + i };
+}
 
 static int parse_attach(struct ldr_config *cfg, const char *s, char *err, size_t errlen)
 {
@@ -177,49 +199,252 @@ static int parse_attach(struct ldr_config *cfg, const char *s, char *err, size_t
 	return fail(err, errlen, "invalid --attach value '%s' (expected auto, tracepoint, fentry or kprobe)", s);
 }
 
-/* Returns 0 (cfg->help set for -h) or -EINVAL with a message in err. */
-int ldr_flags_parse(struct ldr_config *cfg, int argc, char **argv, char *err, size_t errlen)
-{
-	int c, ret;
+/*
+ * Where a value comes from, for messages and for which source wins: the
+ * config file is read first, then the flags; a list flag (--allow-uid)
+ * replaces the file's list instead of adding to it.
+ */
+struct source {
+	const char *file; /* NULL: the command line */
+	unsigned int line;
+	bool uids_from_file, gids_from_file;
+};
 
+static int parse_limit(struct ldr_config *cfg, enum nw_limit id, const char *s, const struct source *src,
+		       char *err, size_t errlen)
+{
+	const struct nw_limit_def *d = &nw_limit_defs[id];
+	char expect[96];
+	int ret = nw_limit_parse(id, s, &cfg->limits.v[id]);
+
+	if (!ret)
+		return 0;
+	nw_limit_expect(id, expect, sizeof(expect));
+	if (src->file)
+		return fail(err, errlen, "%s:%u: invalid value '%s' for %s (expected %s)", src->file,
+			    src->line, s, d->key, expect);
+	return fail(err, errlen, "invalid --%s value '%s' (expected %s)", d->flag, s, expect);
+}
+
+/* One option with its value, from the command line or the config file. */
+static int apply_option(struct ldr_config *cfg, int c, const char *arg, struct source *src,
+			char *err, size_t errlen)
+{
+	bool cli = !src->file;
+
+	switch (c) {
+	case OPT_ATTACH:
+		return parse_attach(cfg, arg, err, errlen);
+	case OPT_EVENTS:
+		if (strcmp(arg, "perf") && strcmp(arg, "ringbuf"))
+			return fail(err, errlen, "invalid --events value '%s' (expected ringbuf or perf)", arg);
+		cfg->perf_events = !strcmp(arg, "perf");
+		return 0;
+	case OPT_SOCKET:
+		return parse_socket_path(cfg, arg, err, errlen);
+	case OPT_GROUP:
+		return parse_group(arg, &cfg->rpc_gid, err, errlen);
+	case OPT_ALLOW_UID:
+		if (cli && src->uids_from_file)
+			cfg->n_allow_uids = 0;
+		src->uids_from_file = !cli;
+		return parse_id_list("--allow-uid", arg, cfg->allow_uids, &cfg->n_allow_uids, err, errlen);
+	case OPT_ALLOW_GID:
+		if (cli && src->gids_from_file)
+			cfg->n_allow_gids = 0;
+		src->gids_from_file = !cli;
+		return parse_id_list("--allow-gid", arg, cfg->allow_gids, &cfg->n_allow_gids, err, errlen);
+	case OPT_WORKER_USER:
+		return parse_user(arg, &cfg->worker_uid, &cfg->worker_gid, err, errlen);
+	case OPT_WORKER:
+		if (arg[0] != '/')
+			return fail(err, errlen, "--worker must be an absolute path");
+		if (strlen(arg) >= sizeof(cfg->worker_path_buf))
+			return fail(err, errlen, "--worker path is longer than %zu bytes",
+				    sizeof(cfg->worker_path_buf) - 1);
+		if (cli) {
+			cfg->worker_path = arg;
+		} else {
+			strcpy(cfg->worker_path_buf, arg);
+			cfg->worker_path = cfg->worker_path_buf;
+		}
+		return 0;
+	default:
+		if (c >= OPT_LIMIT && c < OPT_LIMIT + NW_LIMIT_COUNT)
+			return parse_limit(cfg, (enum nw_limit)(c - OPT_LIMIT), arg, src, err, errlen);
+		return fail(err, errlen, "internal error: option %d", c);
+	}
+}
+
+/* An option's message from the file gets "PATH:LINE: " in front. */
+static int file_fail(const struct source *src, char *err, size_t errlen)
+{
+	char msg[256];
+
+	if (!strncmp(err, src->file, strlen(src->file)))
+		return -EINVAL; /* already has it */
+	snprintf(msg, sizeof(msg), "%s", err);
+	return fail(err, errlen, "%s:%u: %s", src->file, src->line, msg);
+}
+
+static char *trim(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+		*--e = '\0';
+	return s;
+}
+
+/* The option a config key names: the long option with '_' for '-'. */
+static int option_for_key(const char *key)
+{
+	char flag[64];
+	size_t n = strlen(key);
+
+	if (n >= sizeof(flag) || strchr(key, '-'))
+		return -ENOENT; /* keys are written with '_' only */
+	for (size_t i = 0; i <= n; i++)
+		flag[i] = key[i] == '_' ? '-' : key[i];
+	for (const struct option *o = options; o->name; o++)
+		if (!strcmp(o->name, flag) && o->has_arg == required_argument && o->val != OPT_CONFIG)
+			return o->val;
+	return -ENOENT;
+}
+
+static int config_read(struct ldr_config *cfg, struct source *src, FILE *f, char *err, size_t errlen)
+{
+	char line[LDR_CONFIG_LINE_MAX + 2];
+	uint32_t seen[N_BASE_OPTIONS + NW_LIMIT_COUNT] = { 0 };
+	size_t total = 0;
+
+	while (fgets(line, sizeof(line), f)) {
+		size_t len = strlen(line);
+		char *key, *val, *eq, *hash;
+		int opt, ret;
+
+		src->line++;
+		total += len;
+		if (total > LDR_CONFIG_MAX_BYTES)
+			return fail(err, errlen, "%s: larger than %d bytes", src->file, LDR_CONFIG_MAX_BYTES);
+		if (len && line[len - 1] == '\n')
+			line[--len] = '\0';
+		else if (!feof(f))
+			return fail(err, errlen, "%s:%u: line longer than %d bytes", src->file, src->line,
+				    LDR_CONFIG_LINE_MAX);
+		key = trim(line);
+		if (!*key || *key == '#')
+			continue;
+		eq = strchr(key, '=');
+		if (!eq)
+			return fail(err, errlen, "%s:%u: expected 'key = value', got '%s'", src->file,
+				    src->line, key);
+		*eq = '\0';
+		val = eq + 1;
+		/* a comment after the value needs a blank before the '#' */
+		for (hash = val; (hash = strchr(hash, '#')) != NULL; hash++)
+			if (hash > val && (hash[-1] == ' ' || hash[-1] == '\t')) {
+				*hash = '\0';
+				break;
+			}
+		key = trim(key);
+		val = trim(val);
+		opt = option_for_key(key);
+		if (opt < 0)
+			return fail(err, errlen, "%s:%u: unknown key '%s'", src->file, src->line, key);
+		if (!*val)
+			return fail(err, errlen, "%s:%u: '%s' needs a value", src->file, src->line, key);
+		{
+			size_t slot = opt >= OPT_LIMIT ? N_BASE_OPTIONS + (size_t)(opt - OPT_LIMIT) :
+							  (size_t)(opt - OPT_ATTACH);
+			if (seen[slot])
+				return fail(err, errlen, "%s:%u: '%s' already set on line %u", src->file,
+					    src->line, key, seen[slot]);
+			seen[slot] = src->line;
+		}
+		ret = apply_option(cfg, opt, val, src, err, errlen);
+		if (ret)
+			return file_fail(src, err, errlen);
+	}
+	if (ferror(f))
+		return fail(err, errlen, "failed to read config file %s: %s", src->file, strerror(errno));
+	return 0;
+}
+
+static int read_config_into(struct ldr_config *cfg, struct source *src, const char *path, char *err,
+			    size_t errlen)
+{
+	FILE *f;
+	int ret;
+
+	if (!*path)
+		return fail(err, errlen, "--config needs a file name");
+	f = fopen(path, "re");
+	if (!f)
+		return fail(err, errlen, "failed to open config file %s: %s", path, strerror(errno));
+	*src = (struct source){ .file = path };
+	ret = config_read(cfg, src, f, err, errlen);
+	fclose(f);
+	return ret;
+}
+
+int ldr_config_file(struct ldr_config *cfg, const char *path, char *err, size_t errlen)
+{
+	struct source src;
+
+	options_init();
+	return read_config_into(cfg, &src, path, err, errlen);
+}
+
+static void set_defaults(struct ldr_config *cfg)
+{
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->attach = LDR_ATTACH_AUTO;
 	memcpy(cfg->rpc_socket, LDR_DEFAULT_SOCKET, sizeof(LDR_DEFAULT_SOCKET));
 	cfg->worker_uid = 65534;
 	cfg->worker_gid = 65534;
+	nw_limits_default(&cfg->limits);
+}
+
+/*
+ * Returns 0 (cfg->help set for -h) or -EINVAL with a message in err. Two
+ * passes: the first only looks for --config and -h (a broken config file
+ * does not stop --help), the second applies the flags over the file.
+ */
+int ldr_flags_parse(struct ldr_config *cfg, int argc, char **argv, char *err, size_t errlen)
+{
+	struct source src = { 0 };
+	const char *config = NULL;
+	bool help = false;
+	int c, ret;
+
+	set_defaults(cfg);
+	options_init();
 	optind = 0; /* glibc: full re-initialisation */
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+:hv", options, NULL)) != -1) {
+		if (c == 'h')
+			help = true;
+		else if (c == OPT_CONFIG && config)
+			return fail(err, errlen, "--config given twice");
+		else if (c == OPT_CONFIG)
+			config = optarg;
+	}
+	if (config && !help) {
+		ret = read_config_into(cfg, &src, config, err, errlen);
+		if (ret)
+			return ret;
+		cfg->config_path = config;
+	}
+	src.file = NULL;
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "+:hv", options, NULL)) != -1) {
 		ret = 0;
 		switch (c) {
-		case OPT_ATTACH:
-			ret = parse_attach(cfg, optarg, err, errlen);
-			break;
-		case OPT_EVENTS:
-			if (!strcmp(optarg, "perf") || !strcmp(optarg, "ringbuf"))
-				cfg->perf_events = !strcmp(optarg, "perf");
-			else
-				ret = fail(err, errlen, "invalid --events value '%s' (expected ringbuf or perf)", optarg);
-			break;
-		case OPT_SOCKET:
-			ret = parse_socket_path(cfg, optarg, err, errlen);
-			break;
-		case OPT_GROUP:
-			ret = parse_group(optarg, &cfg->rpc_gid, err, errlen);
-			break;
-		case OPT_ALLOW_UID:
-			ret = parse_id_list("--allow-uid", optarg, cfg->allow_uids, &cfg->n_allow_uids, err, errlen);
-			break;
-		case OPT_ALLOW_GID:
-			ret = parse_id_list("--allow-gid", optarg, cfg->allow_gids, &cfg->n_allow_gids, err, errlen);
-			break;
-		case OPT_WORKER_USER:
-			ret = parse_user(optarg, &cfg->worker_uid, &cfg->worker_gid, err, errlen);
-			break;
-		case OPT_WORKER:
-			if (optarg[0] != '/')
-				ret = fail(err, errlen, "--worker must be an absolute path");
-			cfg->worker_path = optarg;
+		case OPT_CONFIG:
 			break;
 		case OPT_TEST_HOOKS:
 			cfg->test_hooks = true;
@@ -232,12 +457,15 @@ int ldr_flags_parse(struct ldr_config *cfg, int argc, char **argv, char *err, si
 			break;
 		case ':':
 			return fail(err, errlen, "option '%s' needs a value", argv[optind - 1]);
-		default:
+		case '?':
 			if (optopt && !strncmp(argv[optind - 1], "--", 2))
 				return fail(err, errlen, "option '%s' does not take a value", argv[optind - 1]);
 			if (optopt)
 				return fail(err, errlen, "unknown option '-%c'", optopt);
 			return fail(err, errlen, "unknown option '%s'", argv[optind - 1]);
+		default:
+			ret = apply_option(cfg, c, optarg, &src, err, errlen);
+			break;
 		}
 		if (ret)
 			return ret;
@@ -281,7 +509,22 @@ static int append_ids(struct ldr_worker_args *wa, size_t *used, size_t *argc, co
 	return append(wa, used, argc, "%s=%s", flag, list);
 }
 
-/* --user=UID:GID [--allow-uid=..] [--allow-gid=..] --attach-set=NAME --event-mode=M [--test-hooks] */
+/* Every limit, as --FLAG=VALUE in the form nw_limit_parse reads back. */
+static int append_limits(struct ldr_worker_args *wa, size_t *used, size_t *argc,
+			 const struct nw_limits *l)
+{
+	for (int i = 0; i < NW_LIMIT_COUNT; i++) {
+		char v[32];
+
+		nw_limit_format((enum nw_limit)i, l->v[i], v, sizeof(v));
+		if (append(wa, used, argc, "--%s=%s", nw_limit_defs[i].flag, v))
+			return -ENOSPC;
+	}
+	return 0;
+}
+
+/* --user=UID:GID [--allow-uid=..] [--allow-gid=..] --attach-set=NAME --event-mode=M
+ * [--test-hooks] --client-expiry=MSms --max-clients=N ... (every limit) */
 int ldr_worker_args_build(struct ldr_worker_args *wa, const struct ldr_config *cfg, enum ldr_set set)
 {
 	size_t used = 0, argc = 0;
@@ -293,5 +536,6 @@ int ldr_worker_args_build(struct ldr_worker_args *wa, const struct ldr_config *c
 	       append_ids(wa, &used, &argc, "--allow-gid", cfg->allow_gids, cfg->n_allow_gids) ||
 	       append(wa, &used, &argc, "--attach-set=%s", ldr_set_name(set)) ||
 	       append(wa, &used, &argc, "--event-mode=%s", cfg->perf_events ? "perf" : "ringbuf") ||
-	       (cfg->test_hooks && append(wa, &used, &argc, "--test-hooks")) ? -ENOSPC : 0;
+	       (cfg->test_hooks && append(wa, &used, &argc, "--test-hooks")) ||
+	       append_limits(wa, &used, &argc, &cfg->limits) ? -ENOSPC : 0;
 }

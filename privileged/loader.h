@@ -97,6 +97,7 @@ struct ldr_bpf_fail {
 	char what[96];  /* stage or "section/name" of the program that failed */
 };
 struct ldr_bpf *ldr_bpf_start(enum ldr_set set, bool ringbuf, int cgroup_fd, struct ldr_bpf_fail *fail);
+void ldr_bpf_set_conns_max(uint32_t n); /* nw_conns size for later starts; 0: default 65536 */
 void ldr_bpf_destroy(struct ldr_bpf *b); /* accepts NULL; detaches everything */
 int ldr_bpf_map_fd(const struct ldr_bpf *b, const char *name);    /* borrowed fd or -errno */
 int ldr_bpf_map_fd_rdonly(const struct ldr_bpf *b, const char *name); /* new fd or -errno */

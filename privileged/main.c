@@ -142,6 +142,7 @@ static int start_bpf(struct loader *l)
 		ldr_debug("probe: %s set %s: %s", ldr_set_name((enum ldr_set)s),
 			  probe.ok[s] ? "usable" : "not usable", probe.why[s]);
 	n = ldr_probe_plan(&probe, l->cfg.attach, plan);
+	ldr_bpf_set_conns_max((uint32_t)l->cfg.limits.v[NW_LIMIT_MAX_TRACKED]);
 	for (size_t i = 0; i < n; i++) {
 		struct ldr_bpf_fail *f = &failed[nfailed].fail;
 
@@ -282,6 +283,20 @@ static void teardown(struct loader *l)
 		close(l->sigfd);
 }
 
+/* With -v: where the configuration came from and every limit. */
+static void log_limits(const struct ldr_config *cfg)
+{
+	char line[768], v[32];
+	size_t off = 0;
+
+	for (int i = 0; i < NW_LIMIT_COUNT && off < sizeof(line); i++) {
+		nw_limit_human((enum nw_limit)i, cfg->limits.v[i], v, sizeof(v));
+		off += (size_t)snprintf(line + off, sizeof(line) - off, " %s=%s", nw_limit_defs[i].key, v);
+	}
+	ldr_debug("limits%s%s%s:%s", cfg->config_path ? " (config file " : "",
+		  cfg->config_path ? cfg->config_path : "", cfg->config_path ? ")" : "", line);
+}
+
 int main(int argc, char **argv)
 {
 	static struct loader l;
@@ -303,6 +318,7 @@ int main(int argc, char **argv)
 	}
 	ldr_verbose = l.cfg.verbose;
 	libbpf_set_print(libbpf_print);
+	log_limits(&l.cfg);
 	/* before any child exists: SIGCHLD and stop requests only through the signalfd */
 	l.sigfd = ldr_signals_block();
 	if (l.sigfd < 0) {

@@ -55,7 +55,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: netwarden-worker --user=UID:GID [--allow-uid=UID[,UID..]] "
 			"[--allow-gid=GID[,GID..]] --attach-set=tracepoint|kprobe|fentry "
-			"--event-mode=ringbuf|perf [--test-hooks]\n"
+			"--event-mode=ringbuf|perf [--test-hooks] [--client-expiry=MSms --max-clients=N ...]\n"
 			"  started by netwarden with the fd manifest on fd 3; not for direct use\n");
 }
 
@@ -93,10 +93,28 @@ static int parse_list(const char *s, uint32_t *ids, size_t max, size_t *n)
 	return 0;
 }
 
+/* --FLAG=VALUE of one limit (sandbox/limits.h); -EINVAL for anything else. */
+static int parse_limit(struct worker *w, const char *a)
+{
+	const char *eq = strchr(a, '=');
+	char flag[64];
+	int id;
+
+	if (strncmp(a, "--", 2) || !eq || (size_t)(eq - a - 2) >= sizeof(flag))
+		return -EINVAL;
+	memcpy(flag, a + 2, (size_t)(eq - a - 2));
+	flag[eq - a - 2] = '\0';
+	id = nw_limit_by_flag(flag);
+	if (id < 0 || nw_limit_parse((enum nw_limit)id, eq + 1, &w->limits.v[id]))
+		return -EINVAL;
+	return 0;
+}
+
 static int parse_args(struct worker *w, int argc, char **argv)
 {
 	bool have_user = false;
 
+	nw_limits_default(&w->limits);
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *e;
 		uint32_t ids[RPC_MAX_ALLOW];
@@ -134,7 +152,7 @@ static int parse_args(struct worker *w, int argc, char **argv)
 				return -EINVAL;
 		} else if (!strcmp(a, "--test-hooks")) {
 			w->test_hooks = true;
-		} else {
+		} else if (parse_limit(w, a)) {
 			return -EINVAL;
 		}
 	}
@@ -250,6 +268,19 @@ static uint64_t mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* Refresh without queries often enough for the idle timeouts to mean what they say. */
+static uint64_t housekeeping_ns(const struct worker *w)
+{
+	uint64_t ms = w->limits.v[NW_LIMIT_TCP_IDLE_TIMEOUT];
+
+	if (w->limits.v[NW_LIMIT_UDP_IDLE_TIMEOUT] < ms)
+		ms = w->limits.v[NW_LIMIT_UDP_IDLE_TIMEOUT];
+	ms /= 2;
+	if (ms * 1000000ULL > HOUSEKEEPING_NS)
+		return HOUSEKEEPING_NS;
+	return ms < TICK_MS ? TICK_MS * 1000000ULL : ms * 1000000ULL;
+}
+
 static void on_timer(struct ev_handler *h, uint32_t events)
 {
 	struct worker *w = (struct worker *)((char *)h - offsetof(struct worker, timer_h));
@@ -262,7 +293,7 @@ static void on_timer(struct ev_handler *h, uint32_t events)
 	rpc_server_tick(w->rpc, mono_ms());
 	state_tick(w->state, now);
 	events_drain(w->events); /* perf wakeups may lag; closed events go to clients */
-	if (keymap_len(w->released) || now - w->last_housekeeping_ns > HOUSEKEEPING_NS) {
+	if (keymap_len(w->released) || now - w->last_housekeeping_ns > housekeeping_ns(w)) {
 		/* sweep released sockets and closed entries even when nobody asks */
 		worker_refresh(w, &active, &n);
 		w->last_housekeeping_ns = now;
@@ -272,6 +303,7 @@ static void on_timer(struct ev_handler *h, uint32_t events)
 static int setup_loop(struct worker *w)
 {
 	struct itimerspec its = { { TICK_MS / 1000, 0 }, { TICK_MS / 1000, 0 } };
+	struct state_limits sl;
 	struct bpf_map_info info;
 	__u32 len = sizeof(info);
 	sigset_t mask;
@@ -303,7 +335,8 @@ static int setup_loop(struct worker *w)
 	if (bpf_obj_get_info_by_fd(w->conns_fd, &info, &len))
 		return -errno;
 	w->ct = conntrack_new(w->conns_fd, info.max_entries);
-	w->state = state_new(NULL);
+	worker_state_limits(&w->limits, &sl);
+	w->state = state_new(&sl);
 	w->released = keymap_new(sizeof(uint64_t), 0, WORKER_RELEASED_MAX);
 	if (!w->ct || !w->state || !w->released)
 		return -ENOMEM;

@@ -7,6 +7,7 @@
 
 /* before cmocka.h: flags.c has a static fail() that cmocka's macro would hijack */
 #include "privileged/flags.c"
+#include "sandbox/limits.c"
 #include "privileged/bpfload.c"
 
 #include <stdarg.h>

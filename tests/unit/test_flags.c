@@ -1,5 +1,5 @@
 /* Unit tests for the loader's pure logic: privileged/flags.c (every flag, bad
- * values, the worker's argv), ldr_probe_plan ordering, ldr_backoff,
+ * values, limits and the config file, the worker's argv), ldr_probe_plan ordering, ldr_backoff,
  * ldr_status_str, and ldr_cgroup2_root on sample mountinfo text. */
 #define _GNU_SOURCE
 #include <signal.h>
@@ -7,6 +7,7 @@
 
 /* before cmocka.h: flags.c has a static fail() that cmocka's macro would hijack */
 #include "privileged/flags.c"
+#include "sandbox/limits.c"
 #include "privileged/probe.c"
 #include "privileged/bpfload.c"
 #include "privileged/log.c"
@@ -233,6 +234,12 @@ static void test_set_names(void **state)
 	assert_string_equal(ldr_set_prefix(LDR_SET_COUNT), "?");
 }
 
+#define DEFAULT_LIMIT_ARGS                                                                  \
+	"--client-expiry=120000ms", "--max-clients=64", "--max-tracked-connections=65536",   \
+		"--max-closed-buffered=50000", "--max-client-stats=75000",                     \
+		"--tcp-idle-timeout=120000ms", "--udp-idle-timeout=30000ms",                   \
+		"--max-dns-stats=20000", "--max-http-stats=10000", "--max-kafka-stats=10000"
+
 static void assert_argv(char *const *got, const char *const *want)
 {
 	size_t i;
@@ -253,14 +260,23 @@ static void test_worker_args(void **state)
 	assert_int_equal(PARSE("--events=ringbuf"), 0);
 	assert_int_equal(ldr_worker_args_build(&wa, &cfg, LDR_SET_TRACEPOINT), 0);
 	assert_argv(wa.argv, (const char *const[]){ "netwarden-worker", "--user=65534:65534",
-		"--attach-set=tracepoint", "--event-mode=ringbuf", NULL });
+		"--attach-set=tracepoint", "--event-mode=ringbuf", DEFAULT_LIMIT_ARGS, NULL });
 
 	assert_int_equal(PARSE("--events=perf", "--allow-uid=1000,1001", "--allow-gid=7",
 			       "--worker-user=nobody", "--test-hooks"), 0);
 	assert_int_equal(ldr_worker_args_build(&wa, &cfg, LDR_SET_KPROBE), 0);
 	assert_argv(wa.argv, (const char *const[]){ "netwarden-worker", "--user=65534:65534",
 		"--allow-uid=1000,1001", "--allow-gid=7", "--attach-set=kprobe", "--event-mode=perf",
-		"--test-hooks", NULL });
+		"--test-hooks", DEFAULT_LIMIT_ARGS, NULL });
+
+	/* limits reach the worker in the form it parses back */
+	assert_int_equal(PARSE("--client-expiry=3s", "--max-closed-buffered=5", "--udp-idle-timeout=1h"), 0);
+	assert_int_equal(ldr_worker_args_build(&wa, &cfg, LDR_SET_TRACEPOINT), 0);
+	assert_argv(wa.argv, (const char *const[]){ "netwarden-worker", "--user=65534:65534",
+		"--attach-set=tracepoint", "--event-mode=ringbuf", "--client-expiry=3000ms",
+		"--max-clients=64", "--max-tracked-connections=65536", "--max-closed-buffered=5",
+		"--max-client-stats=75000", "--tcp-idle-timeout=120000ms", "--udp-idle-timeout=3600000ms",
+		"--max-dns-stats=20000", "--max-http-stats=10000", "--max-kafka-stats=10000", NULL });
 
 	/* the largest argv there can be still fits */
 	ou = (size_t)snprintf(many_uid, sizeof(many_uid), "--allow-uid=");
@@ -271,13 +287,264 @@ static void test_worker_args(void **state)
 	}
 	assert_int_equal(PARSE(many_uid, many_gid, "--events=perf", "--test-hooks",
 			       "--worker-user=4294967294"), 0);
+	for (int i = 0; i < NW_LIMIT_COUNT; i++)
+		cfg.limits.v[i] = nw_limit_defs[i].max; /* the longest values */
 	assert_int_equal(ldr_worker_args_build(&wa, &cfg, LDR_SET_FENTRY), 0);
 	assert_string_equal(wa.argv[1], "--user=4294967294:4294967294");
 	assert_string_equal(wa.argv[2], many_uid);
 	assert_string_equal(wa.argv[3], many_gid);
 	assert_string_equal(wa.argv[4], "--attach-set=fentry");
 	assert_string_equal(wa.argv[6], "--test-hooks");
-	assert_null(wa.argv[7]);
+	assert_string_equal(wa.argv[7], "--client-expiry=86400000ms");
+	assert_string_equal(wa.argv[7 + NW_LIMIT_COUNT - 1], "--max-kafka-stats=4194304");
+	assert_null(wa.argv[7 + NW_LIMIT_COUNT]);
+}
+
+/* ---- limits: flags, config file ------------------------------------------------ */
+
+static void test_limit_defaults_and_table(void **state)
+{
+	struct nw_limits l;
+	char buf[64];
+
+	assert_int_equal(PARSE("-v"), 0);
+	assert_int_equal(cfg.limits.v[NW_LIMIT_CLIENT_EXPIRY], 120000);
+	assert_int_equal(cfg.limits.v[NW_LIMIT_MAX_TRACKED], 65536);
+	assert_int_equal(cfg.limits.v[NW_LIMIT_MAX_CLOSED_BUFFERED], 50000);
+	assert_int_equal(cfg.limits.v[NW_LIMIT_MAX_CLIENT_STATS], 75000);
+	assert_int_equal(cfg.limits.v[NW_LIMIT_MAX_CLIENTS], 64);
+	assert_int_equal(cfg.limits.v[NW_LIMIT_TCP_IDLE_TIMEOUT], 120000);
+	assert_int_equal(cfg.limits.v[NW_LIMIT_UDP_IDLE_TIMEOUT], 30000);
+	assert_int_equal(cfg.limits.v[NW_LIMIT_MAX_DNS_STATS], 20000);
+	assert_int_equal(cfg.limits.v[NW_LIMIT_MAX_HTTP_STATS], 10000);
+	assert_int_equal(cfg.limits.v[NW_LIMIT_MAX_KAFKA_STATS], 10000);
+	assert_null(cfg.config_path);
+	/* every value the table allows survives format -> parse, defaults lie inside */
+	nw_limits_default(&l);
+	for (int i = 0; i < NW_LIMIT_COUNT; i++) {
+		const struct nw_limit_def *d = &nw_limit_defs[i];
+		uint64_t vals[] = { d->min, d->def, d->max }, got;
+
+		assert_true(d->min <= d->def && d->def <= d->max);
+		assert_int_equal(l.v[i], d->def);
+		assert_int_equal(nw_limit_by_key(d->key), i);
+		assert_int_equal(nw_limit_by_flag(d->flag), i);
+		for (size_t j = 0; j < 3; j++) {
+			nw_limit_format((enum nw_limit)i, vals[j], buf, sizeof(buf));
+			assert_int_equal(nw_limit_parse((enum nw_limit)i, buf, &got), 0);
+			assert_int_equal(got, vals[j]);
+		}
+		nw_limit_format((enum nw_limit)i, d->max + 1, buf, sizeof(buf));
+		assert_int_equal(nw_limit_parse((enum nw_limit)i, buf, &got), -ERANGE);
+	}
+	assert_int_equal(nw_limit_by_key("max-clients"), -ENOENT);
+	assert_int_equal(nw_limit_by_flag("max_clients"), -ENOENT);
+	assert_int_equal(nw_limit_parse(NW_LIMIT_COUNT, "1", &l.v[0]), -EINVAL);
+	nw_limit_human(NW_LIMIT_CLIENT_EXPIRY, 120000, buf, sizeof(buf));
+	assert_string_equal(buf, "2m");
+	nw_limit_human(NW_LIMIT_UDP_IDLE_TIMEOUT, 1500, buf, sizeof(buf));
+	assert_string_equal(buf, "1500ms");
+	nw_limit_human(NW_LIMIT_MAX_CLIENTS, 64, buf, sizeof(buf));
+	assert_string_equal(buf, "64");
+}
+
+static void test_limit_flags(void **state)
+{
+	assert_int_equal(PARSE("--client-expiry=3s", "--max-clients=2", "--max-tracked-connections=1024",
+			       "--max-closed-buffered=5", "--max-client-stats=9", "--tcp-idle-timeout=2",
+			       "--udp-idle-timeout=1500ms", "--max-dns-stats=1", "--max-http-stats=2",
+			       "--max-kafka-stats=3"), 0);
+	assert_int_equal(cfg.limits.v[NW_LIMIT_CLIENT_EXPIRY], 3000);
+	assert_int_equal(cfg.limits.v[NW_LIMIT_MAX_CLIENTS], 2);
+	assert_int_equal(cfg.limits.v[NW_LIMIT_MAX_TRACKED], 1024);
+	assert_int_equal(cfg.limits.v[NW_LIMIT_MAX_CLOSED_BUFFERED], 5);
+	assert_int_equal(cfg.limits.v[NW_LIMIT_MAX_CLIENT_STATS], 9);
+	assert_int_equal(cfg.limits.v[NW_LIMIT_TCP_IDLE_TIMEOUT], 2000); /* bare number: seconds */
+	assert_int_equal(cfg.limits.v[NW_LIMIT_UDP_IDLE_TIMEOUT], 1500);
+	assert_int_equal(cfg.limits.v[NW_LIMIT_MAX_DNS_STATS], 1);
+	assert_int_equal(cfg.limits.v[NW_LIMIT_MAX_HTTP_STATS], 2);
+	assert_int_equal(cfg.limits.v[NW_LIMIT_MAX_KAFKA_STATS], 3);
+	assert_int_equal(PARSE("--tcp-idle-timeout=1h", "--client-expiry", "5m"), 0);
+	assert_int_equal(cfg.limits.v[NW_LIMIT_TCP_IDLE_TIMEOUT], 3600000);
+	assert_int_equal(cfg.limits.v[NW_LIMIT_CLIENT_EXPIRY], 300000);
+	assert_int_equal(PARSE("--max-clients=3", "--max-clients=4"), 0); /* last wins */
+	assert_int_equal(cfg.limits.v[NW_LIMIT_MAX_CLIENTS], 4);
+
+	refused("--max-clients=0", "--max-clients value '0' (expected a count from 1 to 1024)");
+	refused("--max-clients=1025", "from 1 to 1024");
+	refused("--max-clients=abc", "--max-clients");
+	refused("--max-clients=-1", "--max-clients");
+	refused("--max-clients=+1", "--max-clients");
+	refused("--max-clients=1 ", "--max-clients");
+	refused("--max-clients=1k", "--max-clients");
+	refused("--max-clients=", "--max-clients");
+	refused("--max-closed-buffered=99999999999999999999999", "--max-closed-buffered");
+	refused("--max-tracked-connections=4194305", "to 4194304");
+	refused("--tcp-idle-timeout=500ms", "a duration from 1s to 24h");
+	refused("--tcp-idle-timeout=25h", "--tcp-idle-timeout");
+	refused("--tcp-idle-timeout=5x", "--tcp-idle-timeout");
+	refused("--tcp-idle-timeout=5 s", "--tcp-idle-timeout");
+	refused("--tcp-idle-timeout=s", "--tcp-idle-timeout");
+	refused("--udp-idle-timeout=1.5s", "--udp-idle-timeout");
+	refused("--client-expiry=18446744073709551615h", "--client-expiry");
+	refused("--max-dns-stats", "needs a value");
+}
+
+static char cfg_path[64];
+
+/* A config file with this text; its path in cfg_path. */
+static const char *conf(const char *text)
+{
+	int fd;
+
+	snprintf(cfg_path, sizeof(cfg_path), "/tmp/nwt-conf-XXXXXX");
+	fd = mkstemp(cfg_path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	return cfg_path;
+}
+
+/* --config=PATH with the text refused; the message has "PATH:LINE: word". */
+static void conf_refused(const char *text, unsigned int line, const char *word)
+{
+	char arg[96], want[160];
+
+	conf(text);
+	snprintf(arg, sizeof(arg), "--config=%s", cfg_path);
+	refused(arg, word);
+	if (line) {
+		snprintf(want, sizeof(want), "%s:%u: ", cfg_path, line);
+		if (strncmp(err, want, strlen(want)))
+			fail_msg("message '%s' does not start with '%s'", err, want);
+	}
+	unlink(cfg_path);
+}
+
+static void test_config_file(void **state)
+{
+	char arg[96];
+
+	conf("# netwarden limits\n"
+	     "\n"
+	     "client_expiry = 3s\n"
+	     "  max_closed_buffered=5   # per client\n"
+	     "\tmax_clients\t=\t7\n"
+	     "max_tracked_connections = 4096\n"
+	     "max_client_stats = 100\n"
+	     "tcp_idle_timeout = 2m\r\n"
+	     "udp_idle_timeout = 10\n"
+	     "max_dns_stats = 11\n"
+	     "max_http_stats = 12\n"
+	     "max_kafka_stats = 13\n"
+	     "attach = tracepoint\n"
+	     "events = perf\n"
+	     "rpc_socket = /tmp/nw#1/x.sock\n"
+	     "allow_uid = 1000,1001\n"
+	     "allow_gid = 50\n"
+	     "worker = /opt/nw/netwarden-worker");  /* last line without a newline */
+	snprintf(arg, sizeof(arg), "--config=%s", cfg_path);
+	assert_int_equal(PARSE(arg), 0);
+	assert_string_equal(cfg.config_path, cfg_path);
+	assert_int_equal(cfg.limits.v[NW_LIMIT_CLIENT_EXPIRY], 3000);
+	assert_int_equal(cfg.limits.v[NW_LIMIT_MAX_CLOSED_BUFFERED], 5);
+	assert_int_equal(cfg.limits.v[NW_LIMIT_MAX_CLIENTS], 7);
+	assert_int_equal(cfg.limits.v[NW_LIMIT_MAX_TRACKED], 4096);
+	assert_int_equal(cfg.limits.v[NW_LIMIT_MAX_CLIENT_STATS], 100);
+	assert_int_equal(cfg.limits.v[NW_LIMIT_TCP_IDLE_TIMEOUT], 120000);
+	assert_int_equal(cfg.limits.v[NW_LIMIT_UDP_IDLE_TIMEOUT], 10000);
+	assert_int_equal(cfg.limits.v[NW_LIMIT_MAX_DNS_STATS], 11);
+	assert_int_equal(cfg.limits.v[NW_LIMIT_MAX_HTTP_STATS], 12);
+	assert_int_equal(cfg.limits.v[NW_LIMIT_MAX_KAFKA_STATS], 13);
+	assert_int_equal(cfg.attach, LDR_SET_TRACEPOINT);
+	assert_true(cfg.perf_events);
+	assert_string_equal(cfg.rpc_socket, "/tmp/nw#1/x.sock"); /* '#' without a blank before it */
+	assert_int_equal(cfg.n_allow_uids, 2);
+	assert_int_equal(cfg.allow_uids[1], 1001);
+	assert_int_equal(cfg.n_allow_gids, 1);
+	assert_string_equal(cfg.worker_path, "/opt/nw/netwarden-worker");
+
+	/* flags override the file, wherever they stand; lists are replaced, not extended */
+	assert_int_equal(PARSE("--max-closed-buffered=9", arg, "--events=ringbuf", "--allow-uid=7",
+			       "--allow-uid=8", "--worker=/w"), 0);
+	assert_int_equal(cfg.limits.v[NW_LIMIT_MAX_CLOSED_BUFFERED], 9);
+	assert_int_equal(cfg.limits.v[NW_LIMIT_CLIENT_EXPIRY], 3000); /* from the file */
+	assert_false(cfg.perf_events);
+	assert_int_equal(cfg.n_allow_uids, 2);
+	assert_int_equal(cfg.allow_uids[0], 7);
+	assert_int_equal(cfg.allow_uids[1], 8);
+	assert_int_equal(cfg.n_allow_gids, 1); /* not given as a flag: the file's */
+	assert_string_equal(cfg.worker_path, "/w");
+	/* the same through ldr_config_file on its own */
+	assert_int_equal(PARSE("-v"), 0);
+	assert_int_equal(ldr_config_file(&cfg, cfg_path, err, sizeof(err)), 0);
+	assert_int_equal(cfg.limits.v[NW_LIMIT_MAX_CLIENTS], 7);
+	/* -h works whatever the file says; --config twice is refused */
+	assert_int_equal(PARSE(arg, "-h"), 0);
+	assert_true(cfg.help);
+	assert_int_equal(PARSE(arg, arg), -EINVAL);
+	assert_non_null(strstr(err, "--config given twice"));
+	unlink(cfg_path);
+
+	assert_int_equal(PARSE("--config=/nonexistent/nw.conf"), -EINVAL);
+	assert_non_null(strstr(err, "failed to open config file /nonexistent/nw.conf"));
+	refused("--config=", "needs a file name");
+	/* an empty file, and one of comments only */
+	conf("");
+	snprintf(arg, sizeof(arg), "--config=%s", cfg_path);
+	assert_int_equal(PARSE(arg), 0);
+	unlink(cfg_path);
+	conf("# nothing\n   \n\t# indented comment\n");
+	snprintf(arg, sizeof(arg), "--config=%s", cfg_path);
+	assert_int_equal(PARSE(arg), 0);
+	assert_int_equal(cfg.limits.v[NW_LIMIT_MAX_CLIENTS], 64);
+	unlink(cfg_path);
+}
+
+static void test_config_file_errors(void **state)
+{
+	char big[LDR_CONFIG_LINE_MAX + 64];
+
+	conf_refused("max_clients = 3\nmax_clientz = 4\n", 2, "unknown key 'max_clientz'");
+	conf_refused("\n\nmax-clients = 4\n", 3, "unknown key 'max-clients'"); /* '_' only */
+	conf_refused("config = /etc/other.conf\n", 1, "unknown key 'config'");
+	conf_refused("test_hooks = 1\n", 1, "unknown key 'test_hooks'");
+	conf_refused("verbose = yes\n", 1, "unknown key 'verbose'");
+	conf_refused("# c\nmax_clients = abc\n", 2,
+		     "invalid value 'abc' for max_clients (expected a count from 1 to 1024)");
+	conf_refused("tcp_idle_timeout = 0\n", 1, "invalid value '0' for tcp_idle_timeout");
+	conf_refused("udp_idle_timeout = 30 s\n", 1, "udp_idle_timeout");
+	conf_refused("max_clients\n", 1, "expected 'key = value'");
+	conf_refused("max_clients =\n", 1, "'max_clients' needs a value");
+	conf_refused("max_clients = # nothing\n", 1, "needs a value");
+	conf_refused("= 5\n", 1, "unknown key ''");
+	conf_refused("max_clients = 3\nmax_clients = 4\n", 2, "already set on line 1");
+	conf_refused("attach = bogus\n", 1, "invalid --attach value 'bogus'");
+	conf_refused("\nworker = relative\n", 2, "absolute");
+	conf_refused("allow_uid = 1,,2\n", 1, "--allow-uid");
+	memset(big, 'x', sizeof(big) - 2);
+	memcpy(big, "max_clients = ", 14);
+	big[sizeof(big) - 2] = '\n';
+	big[sizeof(big) - 1] = '\0';
+	conf_refused(big, 1, "line longer than");
+}
+
+static void test_usage_lists_limits(void **state)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	assert_non_null(f);
+	ldr_flags_usage(f);
+	fclose(f);
+	assert_non_null(strstr(text, "--config=PATH"));
+	for (int i = 0; i < NW_LIMIT_COUNT; i++)
+		if (!strstr(text, nw_limit_defs[i].flag))
+			fail_msg("--help does not mention --%s", nw_limit_defs[i].flag);
+	assert_non_null(strstr(text, "(default 2m)"));
+	assert_non_null(strstr(text, "(default 65536)"));
+	free(text);
 }
 
 static struct ldr_probe probe_with(bool tp, bool fe, bool kp)
@@ -447,6 +714,11 @@ int main(void)
 		cmocka_unit_test(test_worker_and_switches),
 		cmocka_unit_test(test_set_names),
 		cmocka_unit_test(test_worker_args),
+		cmocka_unit_test(test_limit_defaults_and_table),
+		cmocka_unit_test(test_limit_flags),
+		cmocka_unit_test(test_config_file),
+		cmocka_unit_test(test_config_file_errors),
+		cmocka_unit_test(test_usage_lists_limits),
 		cmocka_unit_test(test_probe_plan),
 		cmocka_unit_test(test_probe_run),
 		cmocka_unit_test(test_backoff),
