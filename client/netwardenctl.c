@@ -2,7 +2,7 @@
 /*
  * netwardenctl: ask the netwarden worker what it sees.
  *
- *   netwardenctl [--socket=PATH] [--client-id=ID] [--json] [--timeout=SEC] conns|stats
+ *   netwardenctl [--socket=PATH] [--client-id=ID] [--json] [--no-register] [--timeout=SEC] conns|stats
  *
  * Exit codes: 0 ok; 1 usage or unknown command; 2 netwarden is not running
  * (nothing listens on the socket); 3 permission denied (by the socket's
@@ -35,6 +35,7 @@ struct opts {
 	const char *socket;
 	const char *client_id;
 	bool json;
+	bool no_register;
 	int timeout_ms;
 };
 
@@ -46,12 +47,14 @@ static void usage(FILE *f)
 		"commands:\n"
 		"  conns   connections seen since this client id's previous query: active ones\n"
 		"          (with deltas) and those closed since; registers the id first\n"
+		"          unless --no-register\n"
 		"  stats   the worker's counters, attach set and event mode\n"
 		"\n"
 		"options:\n"
 		"  --socket=PATH     netwarden's RPC socket (default %s)\n"
 		"  --client-id=ID    whose deltas to report (default netwardenctl-<uid>)\n"
 		"  --json            print JSON instead of a table\n"
+		"  --no-register     conns: query only; an unknown or expired id is an error (exit 4)\n"
 		"  --timeout=SEC     give up on an unanswered step after SEC seconds (default 10)\n"
 		"  -h, --help        this text\n"
 		"\n"
@@ -138,13 +141,13 @@ static void conns_json(const char *client_id, const Netwarden__GetConnectionsRes
 		       ",\"daddr\":\"%s\",\"dport\":%" PRIu32 ",\"direction\":\"%s\",\"pid\":%" PRIu32
 		       ",\"netns\":%" PRIu32 ",\"cookie\":%" PRIu64 ",\"closed\":%s,\"intra_host\":%s"
 		       ",\"rtt_us\":%" PRIu32 ",\"rtt_var_us\":%" PRIu32 ",\"first_seen_ns\":%" PRIu64
-		       ",\"last_seen_ns\":%" PRIu64 ",",
+		       ",\"last_seen_ns\":%" PRIu64 ",\"merged\":%" PRIu32 ",",
 		       i ? "," : "", type_name(c->type), family_name(c->family),
 		       addr_text(c->saddr, sa, sizeof(sa)), c->sport,
 		       addr_text(c->daddr, da, sizeof(da)), c->dport, direction_name(c->direction),
 		       c->pid, c->netns, c->cookie, c->closed ? "true" : "false",
 		       c->intra_host ? "true" : "false", c->rtt_us, c->rtt_var_us, c->first_seen_ns,
-		       c->last_seen_ns);
+		       c->last_seen_ns, c->merged ? c->merged : 1);
 		json_counters("monotonic", c->monotonic);
 		putchar(',');
 		json_counters("last", c->last);
@@ -376,13 +379,15 @@ static int cmd_conns(const struct opts *o, struct nw_client *c)
 	Netwarden__Response *resp = NULL;
 	int err, rc;
 
-	err = nw_client_register(c, o->client_id, &resp);
-	if (err)
-		return call_failed(o, "Register", err);
-	rc = check_response(o, "Register", resp, NETWARDEN__RESPONSE__KIND_REGISTER);
-	netwarden__response__free_unpacked(resp, NULL);
-	if (rc)
-		return rc;
+	if (!o->no_register) {
+		err = nw_client_register(c, o->client_id, &resp);
+		if (err)
+			return call_failed(o, "Register", err);
+		rc = check_response(o, "Register", resp, NETWARDEN__RESPONSE__KIND_REGISTER);
+		netwarden__response__free_unpacked(resp, NULL);
+		if (rc)
+			return rc;
+	}
 	err = nw_client_get_connections(c, o->client_id, &resp);
 	if (err)
 		return call_failed(o, "GetConnections", err);
@@ -422,6 +427,7 @@ int main(int argc, char **argv)
 		{ "socket", required_argument, NULL, 's' },
 		{ "client-id", required_argument, NULL, 'c' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "no-register", no_argument, NULL, 'n' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -444,6 +450,9 @@ int main(int argc, char **argv)
 			break;
 		case 'j':
 			o.json = true;
+			break;
+		case 'n':
+			o.no_register = true;
 			break;
 		case 't': {
 			char *end;

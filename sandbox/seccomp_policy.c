@@ -75,12 +75,14 @@ static const struct rule rules[] = {
 	/* glibc's fstat() (stdio); an empty path only */
 	ALLOW(fstat),
 	ALLOW1(newfstatat, ARG_IS(3, AT_EMPTY_PATH)),
-	/* BPF: reading (and deleting swept entries from) maps already passed */
+	/* BPF: reading (and deleting swept and idle entries from) maps already passed */
 	ALLOW1(bpf, ARG_IS(0, BPF_MAP_LOOKUP_ELEM)),
 	ALLOW1(bpf, ARG_IS(0, BPF_MAP_GET_NEXT_KEY)),
 	ALLOW1(bpf, ARG_IS(0, BPF_MAP_LOOKUP_BATCH)),
 	ALLOW1(bpf, ARG_IS(0, BPF_OBJ_GET_INFO_BY_FD)),
 	ALLOW1(bpf, ARG_IS(0, BPF_MAP_DELETE_ELEM)),
+	/* idle expiry: an entry's last counters and its removal in one step */
+	ALLOW1(bpf, ARG_IS(0, BPF_MAP_LOOKUP_AND_DELETE_ELEM)),
 };
 
 unsigned int nw_seccomp_allowlist_syscalls(void)

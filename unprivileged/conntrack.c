@@ -131,6 +131,20 @@ int conntrack_delete(struct conntrack *ct, const struct nw_conn_key *key)
 	return 0;
 }
 
+int conntrack_take(struct conntrack *ct, const struct nw_conn_key *key, struct nw_conn *val)
+{
+	if (!ct || !key || !val)
+		return -EINVAL;
+	if (bpf_map_lookup_and_delete_elem(ct->map_fd, key, val)) {
+		int err = -errno;
+		if (err != -ENOENT)
+			ct->stats.delete_errors++;
+		return err;
+	}
+	ct->stats.deleted++;
+	return 0;
+}
+
 void conntrack_get_stats(const struct conntrack *ct, struct ct_stats *out)
 {
 	if (ct && out)

@@ -42,6 +42,14 @@ int conntrack_scan(struct conntrack *ct, const struct ct_conn **out, size_t *n);
 /* Delete one entry by map key. 0 or -errno (-ENOENT if already gone). */
 int conntrack_delete(struct conntrack *ct, const struct nw_conn_key *key);
 
+/*
+ * Delete one entry and get its last value in one step
+ * (BPF_MAP_LOOKUP_AND_DELETE_ELEM, hash maps since Linux 5.14): nothing the
+ * kernel adds between a scan and the delete is lost. 0 or -errno (-ENOENT if
+ * already gone). Counted as a delete.
+ */
+int conntrack_take(struct conntrack *ct, const struct nw_conn_key *key, struct nw_conn *val);
+
 void conntrack_get_stats(const struct conntrack *ct, struct ct_stats *out);
 
 #endif

@@ -189,6 +189,7 @@ static void fill_conn(struct conn_slot *s, const struct state_conn *sc, bool int
 	s->c.last_seen_ns = st->last_seen_ns;
 	s->c.closed = sc->closed;
 	s->c.intra_host = intra;
+	s->c.merged = sc->merged ? sc->merged : 1;
 }
 
 static void handle_get_connections(struct worker *w, const Netwarden__GetConnectionsRequest *req,
@@ -274,6 +275,18 @@ static const char *const tel_names[NW_TEL_MAX] = {
 	[NW_TEL_RB_WAKEUPS] = "tel_ringbuf_forced_wakeups",
 };
 
+/* "config_max_clients", "config_client_expiry_ms": the limits the worker runs with */
+static char config_names[NW_LIMIT_COUNT][64];
+
+static void config_names_init(void)
+{
+	if (config_names[0][0])
+		return;
+	for (int i = 0; i < NW_LIMIT_COUNT; i++)
+		snprintf(config_names[i], sizeof(config_names[i]), "config_%s%s", nw_limit_defs[i].key,
+			 nw_limit_defs[i].duration ? "_ms" : "");
+}
+
 static void handle_get_stats(struct worker *w, Netwarden__Response *resp)
 {
 	struct stats_arena *a = calloc(1, sizeof(*a));
@@ -288,6 +301,7 @@ static void handle_get_stats(struct worker *w, Netwarden__Response *resp)
 	}
 	netwarden__get_stats_response__init(&a->r);
 	a->r.stats = a->ptrs;
+	config_names_init();
 	events_get_stats(w->events, &es);
 	state_get_stats(w->state, &ss);
 	conntrack_get_stats(w->ct, &cs);
@@ -309,14 +323,22 @@ static void handle_get_stats(struct worker *w, Netwarden__Response *resp)
 	add(a, "closed_received", ss.closed_received);
 	add(a, "closed_duplicates", ss.closed_duplicates);
 	add(a, "closed_dropped", ss.closed_dropped);
+	add(a, "closed_empty_evicted", ss.closed_empty_evicted);
+	add(a, "closed_expired", ss.closed_expired);
 	add(a, "closed_no_clients", ss.closed_no_clients);
 	add(a, "conn_dropped", ss.conn_dropped);
 	add(a, "stats_underflows", ss.stats_underflows);
+	add(a, "zero_delta_suppressed", ss.zero_delta_suppressed);
+	add(a, "conns_aggregated", ss.conns_aggregated);
 	add(a, "closed_dedup_full", ss.dedup_full);
 	add(a, "clients", state_clients(w->state));
 	add(a, "clients_registered", ss.clients_registered);
+	add(a, "clients_refused", ss.clients_refused);
 	add(a, "clients_expired", ss.clients_expired);
 	add(a, "conns_active", w->stats.conns_active);
+	add(a, "conns_tracked_dropped", w->stats.tracked_dropped);
+	add(a, "expired_tcp_idle", w->stats.expired_tcp_idle);
+	add(a, "expired_udp_idle", w->stats.expired_udp_idle);
 	add(a, "refreshes", w->stats.refreshes);
 	add(a, "scan_errors", w->stats.scan_errors);
 	add(a, "swept_released", w->stats.swept_released);
@@ -345,6 +367,8 @@ static void handle_get_stats(struct worker *w, Netwarden__Response *resp)
 		if (bpf_map_lookup_elem(w->tel_fd, &i, &v) == 0)
 			add(a, tel_names[i], v);
 	}
+	for (int i = 0; i < NW_LIMIT_COUNT; i++)
+		add(a, config_names[i], w->limits.v[i] ? w->limits.v[i] : nw_limit_defs[i].def);
 	a->r.worker_pid = (uint32_t)w->pid;
 	a->r.uptime_ns = worker_now_ns() - w->start_ns;
 	a->r.attach_set = (char *)w->attach_set;

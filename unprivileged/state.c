@@ -18,16 +18,39 @@ struct client {
 	uint64_t last_fetch_ns;
 	uint32_t gen;
 	struct keymap *seen;       /* key -> struct seen */
-	struct state_conn *closed; /* closed since the last call */
-	size_t n_closed, cap_closed;
+	/* closed since the last call: those with traffic first, then the empty
+	 * ones (all counters zero), which are evicted first when full */
+	struct state_conn *closed;
+	size_t n_closed, n_empty, cap_closed;
 	struct keymap *closed_idx; /* key -> uint32 index into closed */
+};
+
+/* A key reported closed, in the order they were reported. */
+struct closed_key {
+	struct nw_conn_key k;
+	uint64_t when_ns;
+};
+
+/* Merging entries with the same tuple in one answer. */
+struct agg_key {
+	struct nw_conn_tuple t;
+	uint8_t closed;
+	uint8_t _pad[7];
+};
+
+struct agg_val {
+	uint32_t idx;   /* into out */
+	uint32_t count; /* entries merged into it, itself included */
 };
 
 struct state {
 	struct state_limits lim;
 	struct client **clients;
 	unsigned int n_clients;
-	struct keymap *closed_seen; /* key -> uint64 ns it was reported closed */
+	/* closed keys remembered (a FIFO: the oldest is forgotten first) */
+	struct keymap *closed_seen;
+	struct closed_key *closed_fifo;
+	size_t fifo_head, fifo_len, fifo_cap;
 	struct state_conn *out;
 	size_t cap_out;
 	struct state_stats stats;
@@ -105,9 +128,16 @@ struct state *state_new(const struct state_limits *lim)
 		s->lim.client_expiry_ns = 120ULL * 1000000000ULL;
 	if (!s->lim.closed_dedup_ns)
 		s->lim.closed_dedup_ns = 120ULL * 1000000000ULL;
+	if (!s->lim.closed_dedup_max)
+		s->lim.closed_dedup_max = s->lim.max_closed * 2 > 65536 ? s->lim.max_closed * 2 : 65536;
+	if (!s->lim.max_dns_stats)
+		s->lim.max_dns_stats = 20000;
+	if (!s->lim.max_http_stats)
+		s->lim.max_http_stats = 10000;
+	if (!s->lim.max_kafka_stats)
+		s->lim.max_kafka_stats = 10000;
 	s->clients = calloc(s->lim.max_clients, sizeof(*s->clients));
-	s->closed_seen = keymap_new(sizeof(struct nw_conn_key), sizeof(uint64_t),
-				    s->lim.max_closed * 2);
+	s->closed_seen = keymap_new(sizeof(struct nw_conn_key), 0, s->lim.closed_dedup_max);
 	if (!s->clients || !s->closed_seen) {
 		state_free(s);
 		errno = ENOMEM;
@@ -134,6 +164,7 @@ void state_free(struct state *s)
 		client_free(s->clients[i]);
 	free(s->clients);
 	keymap_free(s->closed_seen);
+	free(s->closed_fifo);
 	free(s->out);
 	free(s);
 }
@@ -172,8 +203,10 @@ int state_register(struct state *s, const char *client_id, uint64_t now_ns)
 		c->last_fetch_ns = now_ns; /* keeps it from expiring; state untouched */
 		return 1;
 	}
-	if (s->n_clients >= s->lim.max_clients)
+	if (s->n_clients >= s->lim.max_clients) {
+		s->stats.clients_refused++;
 		return -ENOSPC;
+	}
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
@@ -190,71 +223,201 @@ int state_register(struct state *s, const char *client_id, uint64_t now_ns)
 	return 0;
 }
 
+/* Datadog's isEmpty: no counter moved at all. */
+static bool conn_empty(const struct nw_conn *c)
+{
+	const struct nw_conn_stats *st = &c->stats;
+
+	return !(st->sent_bytes | st->recv_bytes | st->sent_packets | st->recv_packets |
+		 st->retransmits | st->tcp_established | st->tcp_closed);
+}
+
+/* closed[to] = closed[from], keeping closed_idx right. */
+static void closed_move(struct client *c, size_t from, size_t to)
+{
+	struct nw_conn_key k;
+	uint32_t *idx;
+
+	c->closed[to] = c->closed[from];
+	state_key(&c->closed[to].conn, &k);
+	idx = keymap_get(c->closed_idx, &k);
+	if (idx)
+		*idx = (uint32_t)to;
+}
+
+static void closed_set(struct client *c, size_t pos, const struct nw_conn *conn,
+		       const struct nw_conn_key *k)
+{
+	uint32_t *idx = keymap_put(c->closed_idx, k, NULL);
+
+	memset(&c->closed[pos], 0, sizeof(c->closed[0]));
+	c->closed[pos].conn = *conn;
+	c->closed[pos].closed = true;
+	if (idx) /* cannot fail: closed_idx holds max_closed and we are below */
+		*idx = (uint32_t)pos;
+}
+
+static bool closed_reserve(struct state *s, struct client *c)
+{
+	struct state_conn *p;
+	size_t cap;
+
+	if (c->n_closed < c->cap_closed)
+		return true;
+	cap = c->cap_closed ? c->cap_closed * 2 : 64;
+	if (cap > s->lim.max_closed)
+		cap = s->lim.max_closed;
+	p = realloc(c->closed, cap * sizeof(*p));
+	if (!p)
+		return false;
+	c->closed = p;
+	c->cap_closed = cap;
+	return true;
+}
+
+/*
+ * Buffer a closed connection for one client, at most max_closed of them.
+ * When full, a connection with traffic takes the place of an empty one
+ * (Datadog's dropEmpty); otherwise the newcomer is dropped. Either way one
+ * closed connection is lost to this client and counted.
+ */
 static void client_add_closed(struct state *s, struct client *c, const struct nw_conn *conn,
 			      const struct nw_conn_key *k)
 {
-	uint32_t *idx;
-	bool created;
+	bool empty = conn_empty(conn);
+	size_t first_empty = c->n_closed - c->n_empty;
+	uint32_t *idx = keymap_get(c->closed_idx, k);
+	struct nw_conn_key old;
 
-	idx = keymap_get(c->closed_idx, k);
 	if (idx) {
-		c->closed[*idx].conn = *conn; /* same connection again: keep the latest */
+		/* same connection again: keep the latest; counters only grow,
+		 * so it can only stop being empty */
+		size_t i = *idx;
+		c->closed[i].conn = *conn;
+		if (i >= first_empty && !empty) {
+			struct state_conn tmp = c->closed[i];
+			closed_move(c, first_empty, i);
+			c->closed[first_empty] = tmp;
+			idx = keymap_get(c->closed_idx, k);
+			if (idx)
+				*idx = (uint32_t)first_empty;
+			c->n_empty--;
+		}
 		return;
 	}
 	if (c->n_closed >= s->lim.max_closed) {
 		s->stats.closed_dropped++;
+		if (empty || !c->n_empty)
+			return;
+		s->stats.closed_empty_evicted++;
+		state_key(&c->closed[first_empty].conn, &old);
+		keymap_del(c->closed_idx, &old);
+		closed_set(c, first_empty, conn, k);
+		c->n_empty--;
 		return;
 	}
-	if (c->n_closed == c->cap_closed) {
-		size_t cap = c->cap_closed ? c->cap_closed * 2 : 64;
-		struct state_conn *p;
-		if (cap > s->lim.max_closed)
-			cap = s->lim.max_closed;
-		p = realloc(c->closed, cap * sizeof(*p));
-		if (!p) {
-			s->stats.closed_dropped++;
-			return;
-		}
-		c->closed = p;
-		c->cap_closed = cap;
-	}
-	idx = keymap_put(c->closed_idx, k, &created);
-	if (!idx) {
+	if (!closed_reserve(s, c)) {
 		s->stats.closed_dropped++;
 		return;
 	}
-	*idx = (uint32_t)c->n_closed;
-	memset(&c->closed[c->n_closed], 0, sizeof(c->closed[0]));
-	c->closed[c->n_closed].conn = *conn;
-	c->closed[c->n_closed].closed = true;
+	if (empty) {
+		closed_set(c, c->n_closed, conn, k);
+		c->n_empty++;
+	} else {
+		/* keep the empty ones at the end */
+		if (c->n_empty)
+			closed_move(c, first_empty, c->n_closed);
+		closed_set(c, first_empty, conn, k);
+	}
 	c->n_closed++;
 }
 
-void state_store_closed(struct state *s, const struct nw_conn *c, uint64_t now_ns)
+static void fifo_pop(struct state *s)
 {
-	struct nw_conn_key k;
-	uint64_t *when;
-	bool created;
+	keymap_del(s->closed_seen, &s->closed_fifo[s->fifo_head].k);
+	s->fifo_head = (s->fifo_head + 1) % s->fifo_cap;
+	s->fifo_len--;
+}
 
-	if (!s || !c)
-		return;
-	s->stats.closed_received++;
-	state_key(c, &k);
-	when = keymap_put(s->closed_seen, &k, &created);
-	if (when && !created) {
-		s->stats.closed_duplicates++;
-		return;
-	}
-	if (when)
-		*when = now_ns;
-	else
+/*
+ * Remember k as reported closed; false if it already was. Full: the oldest
+ * key is forgotten (counted), which at worst lets a duplicate through.
+ */
+static bool remember_closed(struct state *s, const struct nw_conn_key *k, uint64_t now_ns)
+{
+	size_t tail;
+
+	if (keymap_get(s->closed_seen, k))
+		return false;
+	if (s->fifo_len == s->lim.closed_dedup_max) {
+		fifo_pop(s);
 		s->stats.dedup_full++;
+	}
+	if (s->fifo_len == s->fifo_cap) {
+		/* grow, unrolling the ring so that it starts at 0 */
+		size_t cap = s->fifo_cap ? s->fifo_cap * 2 : 256;
+		struct closed_key *p;
+
+		if (cap > s->lim.closed_dedup_max)
+			cap = s->lim.closed_dedup_max;
+		p = malloc(cap * sizeof(*p));
+		if (!p) {
+			s->stats.dedup_full++;
+			return true; /* not remembered; still reported */
+		}
+		for (size_t i = 0; i < s->fifo_len; i++)
+			p[i] = s->closed_fifo[(s->fifo_head + i) % s->fifo_cap];
+		free(s->closed_fifo);
+		s->closed_fifo = p;
+		s->fifo_cap = cap;
+		s->fifo_head = 0;
+	}
+	if (!keymap_put(s->closed_seen, k, NULL)) {
+		s->stats.dedup_full++;
+		return true;
+	}
+	tail = (s->fifo_head + s->fifo_len) % s->fifo_cap;
+	s->closed_fifo[tail].k = *k;
+	s->closed_fifo[tail].when_ns = now_ns;
+	s->fifo_len++;
+	return true;
+}
+
+static void fan_out(struct state *s, const struct nw_conn *c, const struct nw_conn_key *k)
+{
 	if (!s->n_clients) {
 		s->stats.closed_no_clients++;
 		return;
 	}
 	for (unsigned int i = 0; i < s->n_clients; i++)
-		client_add_closed(s, s->clients[i], c, &k);
+		client_add_closed(s, s->clients[i], c, k);
+}
+
+void state_store_closed(struct state *s, const struct nw_conn *c, uint64_t now_ns)
+{
+	struct nw_conn_key k;
+
+	if (!s || !c)
+		return;
+	s->stats.closed_received++;
+	state_key(c, &k);
+	if (!remember_closed(s, &k, now_ns)) {
+		s->stats.closed_duplicates++;
+		return;
+	}
+	fan_out(s, c, &k);
+}
+
+void state_store_expired(struct state *s, const struct nw_conn *c, uint64_t now_ns)
+{
+	struct nw_conn_key k;
+
+	if (!s || !c)
+		return;
+	s->stats.closed_received++;
+	s->stats.closed_expired++;
+	state_key(c, &k);
+	fan_out(s, c, &k);
 }
 
 bool state_closed_recently(const struct state *s, const struct nw_conn *c)
@@ -281,8 +444,91 @@ static int out_push(struct state *s, size_t *n, const struct nw_conn *conn,
 	s->out[*n].conn = *conn;
 	s->out[*n].last = *last;
 	s->out[*n].closed = closed;
+	s->out[*n].merged = 1;
 	(*n)++;
 	return 0;
+}
+
+static bool counters_zero(const struct state_counters *d)
+{
+	return !(d->sent_bytes | d->recv_bytes | d->sent_packets | d->recv_packets | d->retransmits |
+		 d->tcp_established | d->tcp_closed);
+}
+
+static uint16_t add16(uint16_t a, uint16_t b)
+{
+	return (uint32_t)a + b > UINT16_MAX ? UINT16_MAX : (uint16_t)(a + b);
+}
+
+/* Fold src into dst: counters summed, RTT averaged, the span of both. */
+static void merge_into(struct state_conn *dst, const struct state_conn *src, uint32_t dst_count)
+{
+	struct nw_conn_stats *d = &dst->conn.stats;
+	const struct nw_conn_stats *o = &src->conn.stats;
+
+	d->sent_bytes += o->sent_bytes;
+	d->recv_bytes += o->recv_bytes;
+	d->sent_packets += o->sent_packets;
+	d->recv_packets += o->recv_packets;
+	d->retransmits += o->retransmits;
+	d->tcp_established = add16(d->tcp_established, o->tcp_established);
+	d->tcp_closed = add16(d->tcp_closed, o->tcp_closed);
+	d->rtt_us = (uint32_t)(((uint64_t)d->rtt_us * dst_count + o->rtt_us) / (dst_count + 1));
+	d->rtt_var_us = (uint32_t)(((uint64_t)d->rtt_var_us * dst_count + o->rtt_var_us) / (dst_count + 1));
+	if (o->first_seen_ns && (!d->first_seen_ns || o->first_seen_ns < d->first_seen_ns))
+		d->first_seen_ns = o->first_seen_ns;
+	if (o->last_seen_ns > d->last_seen_ns)
+		d->last_seen_ns = o->last_seen_ns;
+	d->flags |= o->flags;
+	dst->last.sent_bytes += src->last.sent_bytes;
+	dst->last.recv_bytes += src->last.recv_bytes;
+	dst->last.sent_packets += src->last.sent_packets;
+	dst->last.recv_packets += src->last.recv_packets;
+	dst->last.retransmits += src->last.retransmits;
+	dst->last.tcp_established += src->last.tcp_established;
+	dst->last.tcp_closed += src->last.tcp_closed;
+}
+
+/*
+ * Merge entries of out[0..n) with the same tuple and closed state (e.g. the
+ * per-peer entries of a UDP socket that connect()ed to the same peer twice,
+ * or a port reused between two queries). Returns the new count. Without
+ * memory for the index, nothing is merged.
+ */
+static size_t aggregate(struct state *s, size_t n)
+{
+	struct keymap *m;
+	size_t w = 0;
+
+	if (n < 2 || !(m = keymap_new(sizeof(struct agg_key), sizeof(struct agg_val), n)))
+		return n;
+	for (size_t i = 0; i < n; i++) {
+		struct agg_key k;
+		struct agg_val *v;
+		bool created;
+
+		memset(&k, 0, sizeof(k));
+		k.t = s->out[i].conn.tup;
+		k.t._pad = 0;
+		k.closed = s->out[i].closed;
+		v = keymap_put(m, &k, &created);
+		if (v && !created) {
+			merge_into(&s->out[v->idx], &s->out[i], v->count);
+			s->out[v->idx].merged += s->out[i].merged;
+			v->count++;
+			s->stats.conns_aggregated++;
+			continue;
+		}
+		if (v) {
+			v->idx = (uint32_t)w;
+			v->count = 1;
+		}
+		if (w != i)
+			s->out[w] = s->out[i];
+		w++;
+	}
+	keymap_free(m);
+	return w;
 }
 
 int state_get_delta(struct state *s, const char *client_id, uint64_t now_ns,
@@ -302,7 +548,7 @@ int state_get_delta(struct state *s, const char *client_id, uint64_t now_ns,
 		return -ENOENT;
 	c->gen++;
 
-	/* closed since the last call: final counters minus what was seen */
+	/* closed since the last call, each once: final counters minus what was seen */
 	for (size_t i = 0; i < c->n_closed && !err; i++) {
 		struct state_conn *sc = &c->closed[i];
 		struct state_counters cur = counters_of(&sc->conn.stats), zero = { 0 }, d;
@@ -330,6 +576,11 @@ int state_get_delta(struct state *s, const char *client_id, uint64_t now_ns,
 		}
 		d = delta(s, &cur, &sn->c);
 		sn->gen = c->gen;
+		if (!created && counters_zero(&d)) {
+			/* reported before and nothing moved since */
+			s->stats.zero_delta_suppressed++;
+			continue;
+		}
 		err = out_push(s, &n, &active[i], &d, false);
 	}
 	/* forget connections gone from two consecutive calls; one call of grace
@@ -339,19 +590,16 @@ int state_get_delta(struct state *s, const char *client_id, uint64_t now_ns,
 			keymap_iter_del(c->seen, &pos);
 
 	c->n_closed = 0;
+	c->n_empty = 0;
 	keymap_clear(c->closed_idx);
 	c->last_fetch_ns = now_ns;
 	*out = s->out;
-	*n_out = n;
+	*n_out = aggregate(s, n);
 	return err;
 }
 
 void state_tick(struct state *s, uint64_t now_ns)
 {
-	size_t pos = 0;
-	const void *key;
-	uint64_t *when;
-
 	if (!s)
 		return;
 	for (unsigned int i = 0; i < s->n_clients;) {
@@ -364,9 +612,13 @@ void state_tick(struct state *s, uint64_t now_ns)
 		}
 		i++;
 	}
-	while (keymap_iter(s->closed_seen, &pos, &key, (void **)&when))
-		if (now_ns > *when && now_ns - *when > s->lim.closed_dedup_ns)
-			keymap_iter_del(s->closed_seen, &pos);
+	/* the FIFO is in reporting order: forget from the oldest */
+	while (s->fifo_len) {
+		uint64_t when = s->closed_fifo[s->fifo_head].when_ns;
+		if (now_ns <= when || now_ns - when <= s->lim.closed_dedup_ns)
+			break;
+		fifo_pop(s);
+	}
 }
 
 unsigned int state_clients(const struct state *s)
@@ -389,4 +641,10 @@ void state_get_stats(const struct state *s, struct state_stats *out)
 {
 	if (s && out)
 		*out = s->stats;
+}
+
+void state_get_limits(const struct state *s, struct state_limits *out)
+{
+	if (s && out)
+		*out = s->lim;
 }

@@ -11,6 +11,7 @@
 
 #include "netwarden.pb-c.h"
 #include "sandbox/manifest.h"
+#include "sandbox/limits.h"
 #include "unprivileged/conntrack.h"
 #include "unprivileged/events.h"
 #include "unprivileged/evloop.h"
@@ -27,6 +28,9 @@ struct worker_stats {
 	uint64_t swept_flagged;   /* NW_CONN_F_CLOSED entries found by a scan */
 	uint64_t released_forced; /* sweeps forced by a full pending set */
 	uint64_t conns_active;    /* after the last refresh */
+	uint64_t expired_tcp_idle; /* entries removed from the map after tcp_idle_timeout */
+	uint64_t expired_udp_idle; /* ... after udp_idle_timeout */
+	uint64_t tracked_dropped; /* active entries beyond max_tracked_connections */
 };
 
 struct worker {
@@ -38,6 +42,7 @@ struct worker {
 	const char *event_mode;
 	bool perf_mode;
 	bool test_hooks;
+	struct nw_limits limits; /* nw_limits_default() unless given */
 	/* from the manifest */
 	struct nw_manifest m;
 	int fds[NW_MANIFEST_MAX_FDS];
@@ -63,14 +68,17 @@ struct worker {
 
 uint64_t worker_now_ns(void); /* CLOCK_BOOTTIME, as bpf_ktime_get_boot_ns() */
 
+/* The per-client state's limits from the worker's (state_new's argument). */
+void worker_state_limits(const struct nw_limits *l, struct state_limits *out);
+
 /* Event callbacks (events_handlers.ctx = the worker). */
 void worker_on_closed(void *ctx, const struct nw_conn *c);
 void worker_on_released(void *ctx, uint64_t cookie);
 
 /*
- * Drain the closed events, scan the map, report swept and closed-flagged
- * entries closed (deleting them from the map). *active is valid until the
- * next refresh. 0 or -errno (a partial scan still fills *active).
+ * Drain the closed events, scan the map, report swept, closed-flagged and
+ * idle entries closed (deleting them from the map). *active is valid until
+ * the next refresh. 0 or -errno (a partial scan still fills *active).
  */
 int worker_refresh(struct worker *w, const struct nw_conn **active, size_t *n);
 

@@ -259,7 +259,10 @@ dups = {k: n for k, n in main.closed_seen.items() if n != 1}
 tap.ok(not dups, "main client saw each closed connection exactly once over %d queries"
        % len(main.queries), dups)
 
-closed_keys = set(main.closed)
+# only this test's own connections: other traffic on the host (other tests running at the
+# same time) may reuse a tuple within one answer, and such entries are merged into one
+own = {(t, nw.norm_ip(sa), int(sp), nw.norm_ip(da), int(dp)) for (t, sa, sp, da, dp) in wanted}
+closed_keys = set(k for k in main.closed if k[1:] in own)
 again = [c for c in main.query() if ((int(c["cookie"]),) + nw.conn_tuple(c)) in closed_keys]
 tap.ok(not again, "next query by the main client repeats none of them",
        "\n".join(nw.fmt_conn(c) for c in again))
@@ -301,9 +304,9 @@ try:
            "client A: live conn, monotonic 1000/3000, delta 1000/3000",
            [(c["closed"], c["monotonic"], c["last"]) for c in q1])
     q2 = live(da.query())
-    tap.ok(len(q2) == 1 and counters(q2[0], "monotonic") == (1000, 3000)
-           and counters(q2[0], "last") == (0, 0),
-           "client A again, no traffic: delta 0/0", [(c["monotonic"], c["last"]) for c in q2])
+    tap.ok(len(q2) == 0,
+           "client A again, no traffic: left out (reported before, delta 0/0)",
+           [(c["monotonic"], c["last"]) for c in q2])
     cli.send()
     srv.send()
     c2, s2 = cli.json(), srv.json()

@@ -113,11 +113,15 @@ static void test_deltas(void **state)
 	assert_int_equal(find_cookie(v, n, 1)->conn.stats.sent_bytes, 250); /* monotonic */
 	assert_int_equal(find_cookie(v, n, 2)->last.sent_bytes, 7);
 
-	/* no change: still reported, with a zero delta */
+	/* no change since the last answer: left out (both were reported before) */
 	get(s, "a", 4, act, 2, &v, &n);
-	assert_int_equal(n, 2);
-	assert_int_equal(find_cookie(v, n, 1)->last.sent_bytes, 0);
-	assert_int_equal(find_cookie(v, n, 2)->last.sent_bytes, 0);
+	assert_int_equal(n, 0);
+	/* one moves again: only that one */
+	act[1].stats.recv_bytes = 3;
+	get(s, "a", 5, act, 2, &v, &n);
+	assert_int_equal(n, 1);
+	assert_int_equal(v[0].conn.stats.cookie, 2);
+	assert_int_equal(v[0].last.recv_bytes, 3);
 	state_free(s);
 }
 
@@ -253,9 +257,12 @@ static void test_udp_peers_distinct(void **state)
 	assert_int_equal(n, 2);
 	act[1].stats.sent_bytes = 25;
 	get(s, "a", 3, act, 2, &v, &n);
-	assert_int_equal(v[0].last.sent_bytes + v[1].last.sent_bytes, 5);
+	assert_int_equal(n, 1); /* the other peer did not move */
+	assert_int_equal(v[0].last.sent_bytes, 5);
+	assert_int_equal(v[0].conn.tup.daddr[3], 2);
 	/* one peer closed (socket released): the other stays active */
 	state_store_closed(s, &act[0], 4);
+	act[1].stats.sent_bytes = 26;
 	get(s, "a", 5, act, 2, &v, &n);
 	assert_int_equal(n, 2);
 	assert_true(v[0].closed != v[1].closed);
@@ -273,8 +280,11 @@ static void test_underflow(void **state)
 	state_register(s, "a", 1);
 	get(s, "a", 2, &act, 1, &v, &n);
 	act.stats.sent_bytes = 50;
+	act.stats.recv_bytes = 1; /* something moved: reported, with no sent bytes */
 	get(s, "a", 3, &act, 1, &v, &n);
+	assert_int_equal(n, 1);
 	assert_int_equal(v[0].last.sent_bytes, 0);
+	assert_int_equal(v[0].last.recv_bytes, 1);
 	act.stats.sent_bytes = 120;
 	get(s, "a", 4, &act, 1, &v, &n);
 	assert_int_equal(v[0].last.sent_bytes, 20); /* baseline stayed at the max */
