@@ -39,7 +39,7 @@ void ldr_flags_usage(FILE *f)
 	      "  --test-hooks               enable worker test hooks\n"
 	      "  -v, --verbose\n"
 	      "  -h, --help\n"
-	      "limits and timeouts (durations: 500ms, 30s, 2m, 1h; a bare number is seconds):\n", f);
+	      "limits and timeouts (durations: 1500ms, 30s, 2m, 1h; a bare number is seconds):\n", f);
 	for (int i = 0; i < NW_LIMIT_COUNT; i++) {
 		const struct nw_limit_def *d = &nw_limit_defs[i];
 		char opt[64], def[32];

@@ -1,6 +1,7 @@
-/* Unit tests for unprivileged/state.c (+ keymap.c): per-client deltas,
- * closed connections once and only once, a second client's own deltas,
- * unknown clients, limits and expiry. */
+/* Unit tests for unprivileged/state.c, state_closed.c (+ keymap.c): per-client
+ * deltas, closed connections once and only once, a second client's own
+ * deltas, unknown clients, each limit's drop path, client expiry, underflow,
+ * zero-delta suppression, same-tuple aggregation, idle-expired connections. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -9,6 +10,7 @@
 
 #include "unprivileged/keymap.c"
 #include "unprivileged/state.c"
+#include "unprivileged/state_closed.c"
 
 #define SEC 1000000000ULL
 
@@ -337,6 +339,355 @@ static void test_expiry(void **state)
 	state_free(s);
 }
 
+static void test_expiry_kept_alive(void **state)
+{
+	struct state_limits lim = { .client_expiry_ns = 10 * SEC };
+	struct state *s = state_new(&lim);
+	const struct state_conn *v;
+	struct nw_conn fin = tcp(1, 1, 1);
+	struct state_stats st;
+	size_t n;
+
+	state_register(s, "q", 0);     /* kept alive by queries */
+	state_register(s, "r", 0);     /* kept alive by registering again */
+	state_register(s, "idle", 0);  /* never seen again */
+	state_store_closed(s, &fin, 1 * SEC);
+	assert_int_equal(state_closed_buffered(s), 3);
+	for (uint64_t t = 5; t <= 30; t += 5) {
+		get(s, "q", t * SEC, NULL, 0, &v, &n);
+		assert_int_equal(state_register(s, "r", t * SEC), 1);
+		state_tick(s, t * SEC);
+	}
+	assert_int_equal(state_clients(s), 2);
+	assert_int_equal(state_get_delta(s, "idle", 30 * SEC, NULL, 0, &v, &n), -ENOENT);
+	assert_int_equal(state_closed_buffered(s), 1); /* r's; idle's went with it */
+	/* exactly the expiry is not past it */
+	state_tick(s, 40 * SEC);
+	assert_int_equal(state_clients(s), 2);
+	state_tick(s, 40 * SEC + 1);
+	assert_int_equal(state_clients(s), 0);
+	state_get_stats(s, &st);
+	assert_int_equal(st.clients_expired, 3);
+	assert_int_equal(st.clients_registered, 3);
+	/* an expired id registers anew, with nothing of its old state */
+	assert_int_equal(state_register(s, "r", 41 * SEC), 0);
+	get(s, "r", 42 * SEC, NULL, 0, &v, &n);
+	assert_int_equal(n, 0);
+	state_free(s);
+}
+
+static void test_max_clients_refused(void **state)
+{
+	struct state_limits lim = { .max_clients = 1 };
+	struct state *s = state_new(&lim);
+	struct state_stats st;
+
+	assert_int_equal(state_register(s, "a", 1), 0);
+	assert_int_equal(state_register(s, "b", 1), -ENOSPC);
+	assert_int_equal(state_register(s, "c", 1), -ENOSPC);
+	assert_int_equal(state_register(s, "a", 2), 1); /* a known id is not refused */
+	state_get_stats(s, &st);
+	assert_int_equal(st.clients_refused, 2);
+	state_free(s);
+}
+
+static void test_client_stats_limit(void **state)
+{
+	struct state_limits lim = { .max_client_stats = 2 };
+	struct state *s = state_new(&lim);
+	const struct state_conn *v;
+	struct nw_conn act[3] = { tcp(1, 10, 0), tcp(2, 20, 0), tcp(3, 30, 0) };
+	struct state_stats st;
+	size_t n;
+
+	state_register(s, "a", 1);
+	get(s, "a", 2, act, 3, &v, &n);
+	assert_int_equal(n, 2);
+	assert_null(find_cookie(v, n, 3));
+	state_get_stats(s, &st);
+	assert_int_equal(st.conn_dropped, 1);
+	/* once 1 is gone from two answers (one of grace) its slot is free for 3 */
+	get(s, "a", 3, &act[1], 2, &v, &n);
+	assert_null(find_cookie(v, n, 3));
+	get(s, "a", 4, &act[1], 2, &v, &n);
+	assert_null(find_cookie(v, n, 3));
+	get(s, "a", 5, &act[1], 2, &v, &n);
+	assert_non_null(find_cookie(v, n, 3));
+	assert_int_equal(find_cookie(v, n, 3)->last.sent_bytes, 30);
+	state_free(s);
+}
+
+static struct nw_conn udp_empty(uint64_t cookie)
+{
+	struct nw_conn c = tcp(cookie, 0, 0);
+
+	c.tup.type = NW_TYPE_UDP;
+	c.stats.tcp_established = 0;
+	c.stats.sent_packets = 0;
+	return c;
+}
+
+/* Full closed buffer: traffic evicts empty connections first (Datadog's dropEmpty). */
+static void test_closed_limit_empty_first(void **state)
+{
+	struct state_limits lim = { .max_closed = 3 };
+	struct state *s = state_new(&lim);
+	const struct state_conn *v;
+	struct nw_conn c;
+	struct state_stats st;
+	size_t n;
+
+	state_register(s, "a", 1);
+	c = udp_empty(1);
+	state_store_closed(s, &c, 2);
+	c = tcp(2, 5, 5);
+	state_store_closed(s, &c, 2);
+	c = udp_empty(3);
+	state_store_closed(s, &c, 2);
+	assert_int_equal(state_closed_buffered(s), 3);
+	c = tcp(4, 7, 0); /* full: replaces an empty one */
+	state_store_closed(s, &c, 3);
+	c = udp_empty(5); /* full, and empty itself: dropped */
+	state_store_closed(s, &c, 3);
+	c = tcp(6, 9, 0); /* replaces the last empty one */
+	state_store_closed(s, &c, 3);
+	c = tcp(7, 9, 0); /* nothing empty left: dropped */
+	state_store_closed(s, &c, 3);
+	state_get_stats(s, &st);
+	assert_int_equal(st.closed_dropped, 4);
+	assert_int_equal(st.closed_empty_evicted, 2);
+	get(s, "a", 4, NULL, 0, &v, &n);
+	assert_int_equal(n, 3);
+	assert_non_null(find_cookie(v, n, 2));
+	assert_non_null(find_cookie(v, n, 4));
+	assert_non_null(find_cookie(v, n, 6));
+	for (size_t i = 0; i < n; i++)
+		assert_true(v[i].closed);
+
+	/* an empty buffered conn that shows traffic when reported again is no
+	 * longer first in line for eviction */
+	c = udp_empty(10);
+	state_store_closed(s, &c, 5);
+	c = udp_empty(11);
+	state_store_closed(s, &c, 5);
+	state_tick(s, 5); /* nothing old enough to forget */
+	{
+		/* the same connection closed again (event + sweep) is a duplicate... */
+		struct client *cl = s->clients[0];
+		struct nw_conn_key k;
+		c = udp_empty(10);
+		c.stats.recv_bytes = 3;
+		state_key(&c, &k);
+		client_add_closed(s, cl, &c, &k); /* ...but the buffer keeps the latest */
+		assert_int_equal(cl->n_empty, 1);
+		assert_int_equal(cl->closed[0].conn.stats.cookie, 10);
+		assert_int_equal(cl->closed[1].conn.stats.cookie, 11);
+	}
+	c = tcp(12, 1, 0);
+	state_store_closed(s, &c, 6);
+	c = tcp(13, 1, 0); /* full: 11 (empty) goes, 10 (now with traffic) stays */
+	state_store_closed(s, &c, 6);
+	get(s, "a", 7, NULL, 0, &v, &n);
+	assert_int_equal(n, 3);
+	assert_int_equal(find_cookie(v, n, 10)->last.recv_bytes, 3);
+	assert_null(find_cookie(v, n, 11));
+	state_free(s);
+}
+
+/* Closed keys are remembered in a bounded FIFO: the oldest is forgotten first. */
+static void test_closed_keys_bounded(void **state)
+{
+	struct state_limits lim = { .closed_dedup_max = 4, .closed_dedup_ns = 10 * SEC };
+	struct state *s = state_new(&lim);
+	struct nw_conn c[6];
+	struct state_stats st;
+
+	state_register(s, "a", 0);
+	for (uint64_t i = 0; i < 6; i++) {
+		c[i] = tcp(i + 1, 1, 0);
+		state_store_closed(s, &c[i], (i + 1) * SEC);
+	}
+	state_get_stats(s, &st);
+	assert_int_equal(st.dedup_full, 2);
+	assert_false(state_closed_recently(s, &c[0]));
+	assert_false(state_closed_recently(s, &c[1]));
+	for (int i = 2; i < 6; i++)
+		assert_true(state_closed_recently(s, &c[i]));
+	state_store_closed(s, &c[5], 7 * SEC); /* remembered: a duplicate */
+	state_store_closed(s, &c[0], 7 * SEC); /* forgotten: reported again */
+	state_get_stats(s, &st);
+	assert_int_equal(st.closed_duplicates, 1);
+	assert_int_equal(st.dedup_full, 3);
+	/* by age: keys of 4..6 s are older than 10 s at 16.5 s, 7 s ones are not */
+	state_tick(s, 16 * SEC + SEC / 2);
+	assert_false(state_closed_recently(s, &c[3]));
+	assert_false(state_closed_recently(s, &c[5]));
+	assert_true(state_closed_recently(s, &c[0]));
+	state_free(s);
+}
+
+static void test_zero_delta_suppressed(void **state)
+{
+	struct state *s = state_new(NULL);
+	const struct state_conn *v;
+	struct nw_conn act[2] = { udp_empty(1), tcp(2, 100, 0) }, fin;
+	struct state_stats st;
+	size_t n;
+
+	state_register(s, "a", 1);
+	state_register(s, "b", 1);
+	/* first report always sent, even with nothing counted yet */
+	get(s, "a", 2, act, 2, &v, &n);
+	assert_int_equal(n, 2);
+	assert_int_equal(find_cookie(v, n, 1)->last.sent_bytes, 0);
+	for (int i = 0; i < 3; i++) {
+		get(s, "a", 3, act, 2, &v, &n);
+		assert_int_equal(n, 0);
+	}
+	/* another client has its own first report */
+	get(s, "b", 3, act, 2, &v, &n);
+	assert_int_equal(n, 2);
+	/* any counter moving brings it back: retransmits, packets, established */
+	act[1].stats.retransmits = 1;
+	get(s, "a", 4, act, 2, &v, &n);
+	assert_int_equal(n, 1);
+	assert_int_equal(v[0].last.retransmits, 1);
+	act[0].stats.recv_packets = 1;
+	get(s, "a", 5, act, 2, &v, &n);
+	assert_int_equal(n, 1);
+	assert_int_equal(v[0].conn.stats.cookie, 1);
+	/* closed with nothing new since the last answer: still sent, once */
+	fin = act[1];
+	fin.stats.flags |= NW_CONN_F_CLOSED;
+	state_store_closed(s, &fin, 6);
+	get(s, "a", 6, act, 2, &v, &n);
+	assert_int_equal(n, 1);
+	assert_true(v[0].closed);
+	assert_int_equal(v[0].last.sent_bytes, 0);
+	assert_int_equal(v[0].last.retransmits, 0);
+	get(s, "a", 7, act, 2, &v, &n);
+	assert_int_equal(n, 0);
+	state_get_stats(s, &st);
+	/* 3 calls x 2, then the one that did not move in each of the next four */
+	assert_int_equal(st.zero_delta_suppressed, 3 * 2 + 4);
+	state_free(s);
+}
+
+static void test_aggregation(void **state)
+{
+	struct state *s = state_new(NULL);
+	const struct state_conn *v;
+	struct nw_conn act[5], fin[3];
+	struct state_stats st;
+	size_t n;
+
+	/* three sockets of one process with the same tuple (say SO_REUSEPORT UDP
+	 * sockets talking to the same peer), a fourth in another process, a
+	 * fifth in the other direction */
+	for (int i = 0; i < 5; i++) {
+		act[i] = tcp((uint64_t)i + 1, 100 * ((uint64_t)i + 1), (uint64_t)i + 1);
+		act[i].tup.type = NW_TYPE_UDP;
+		act[i].tup.sport = 5353;
+		act[i].tup.pid = 77;
+		act[i].stats.rtt_us = 0;
+		act[i].stats.first_seen_ns = 1000 - (uint64_t)i;
+		act[i].stats.last_seen_ns = 2000 + (uint64_t)i;
+	}
+	act[3].tup.pid = 78;
+	act[4].tup.direction = NW_DIR_INCOMING;
+	state_register(s, "a", 1);
+	get(s, "a", 2, act, 5, &v, &n);
+	assert_int_equal(n, 3);
+	{
+		const struct state_conn *m = find_cookie(v, n, 1);
+		assert_non_null(m);
+		assert_int_equal(m->merged, 3);
+		assert_int_equal(m->conn.stats.sent_bytes, 100 + 200 + 300);
+		assert_int_equal(m->conn.stats.recv_bytes, 1 + 2 + 3);
+		assert_int_equal(m->last.sent_bytes, 600);
+		assert_int_equal(m->conn.stats.first_seen_ns, 998);
+		assert_int_equal(m->conn.stats.last_seen_ns, 2002);
+		assert_int_equal(find_cookie(v, n, 4)->merged, 1);
+		assert_int_equal(find_cookie(v, n, 5)->merged, 1);
+	}
+	state_get_stats(s, &st);
+	assert_int_equal(st.conns_aggregated, 2);
+
+	/* deltas stay per connection: only 2 moved */
+	act[1].stats.sent_bytes += 50;
+	get(s, "a", 3, act, 5, &v, &n);
+	assert_int_equal(n, 1);
+	assert_int_equal(v[0].conn.stats.cookie, 2);
+	assert_int_equal(v[0].last.sent_bytes, 50);
+	assert_int_equal(v[0].merged, 1);
+
+	/* TCP, a port reused by two connections closed between two answers, and
+	 * a live one on the same tuple: the closed pair merges, the live one not;
+	 * RTT is the mean */
+	for (int i = 0; i < 3; i++) {
+		fin[i] = tcp(10 + (uint64_t)i, 10, 20);
+		fin[i].tup.sport = 40000;
+		fin[i].stats.rtt_us = 100 * ((uint32_t)i + 1);
+		fin[i].stats.tcp_closed = 1;
+	}
+	state_store_closed(s, &fin[0], 4);
+	state_store_closed(s, &fin[1], 4);
+	get(s, "a", 5, &fin[2], 1, &v, &n);
+	assert_int_equal(n, 2);
+	{
+		const struct state_conn *c = find_cookie(v, n, 10), *a = find_cookie(v, n, 12);
+		assert_non_null(c);
+		assert_non_null(a);
+		assert_true(c->closed);
+		assert_false(a->closed);
+		assert_int_equal(c->merged, 2);
+		assert_int_equal(c->conn.stats.tcp_closed, 2);
+		assert_int_equal(c->conn.stats.tcp_established, 2);
+		assert_int_equal(c->last.tcp_closed, 2);
+		assert_int_equal(c->last.recv_bytes, 40);
+		assert_int_equal(c->conn.stats.rtt_us, 150);
+		assert_int_equal(a->merged, 1);
+	}
+	state_free(s);
+}
+
+/* Idle expiry reports a connection closed without hiding it if it comes back. */
+static void test_expired_not_remembered(void **state)
+{
+	struct state *s = state_new(NULL);
+	const struct state_conn *v;
+	struct nw_conn act = tcp(1, 100, 0), back;
+	struct state_stats st;
+	size_t n;
+
+	state_register(s, "a", 1);
+	get(s, "a", 2, &act, 1, &v, &n);
+	act.stats.flags |= NW_CONN_F_CLOSED;
+	state_store_expired(s, &act, 3);
+	assert_false(state_closed_recently(s, &act));
+	get(s, "a", 4, NULL, 0, &v, &n);
+	assert_int_equal(n, 1);
+	assert_true(v[0].closed);
+	assert_int_equal(v[0].last.sent_bytes, 0);
+	/* traffic again: the kernel made a new entry under the same key */
+	back = tcp(1, 30, 0);
+	get(s, "a", 5, &back, 1, &v, &n);
+	assert_int_equal(n, 1);
+	assert_false(v[0].closed);
+	assert_int_equal(v[0].last.sent_bytes, 30);
+	/* and when it really closes, that is reported too */
+	back.stats.sent_bytes = 35;
+	state_store_closed(s, &back, 6);
+	get(s, "a", 7, NULL, 0, &v, &n);
+	assert_int_equal(n, 1);
+	assert_true(v[0].closed);
+	assert_int_equal(v[0].last.sent_bytes, 5);
+	state_get_stats(s, &st);
+	assert_int_equal(st.closed_expired, 1);
+	assert_int_equal(st.closed_duplicates, 0);
+	state_free(s);
+}
+
 /* keymap: against a plain array, with deletes during iteration */
 static void test_keymap(void **state)
 {
@@ -401,6 +752,14 @@ int main(void)
 		cmocka_unit_test(test_underflow),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_expiry),
+		cmocka_unit_test(test_expiry_kept_alive),
+		cmocka_unit_test(test_max_clients_refused),
+		cmocka_unit_test(test_client_stats_limit),
+		cmocka_unit_test(test_closed_limit_empty_first),
+		cmocka_unit_test(test_closed_keys_bounded),
+		cmocka_unit_test(test_zero_delta_suppressed),
+		cmocka_unit_test(test_aggregation),
+		cmocka_unit_test(test_expired_not_remembered),
 		cmocka_unit_test(test_keymap),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,6 +1,7 @@
 /* Unit tests for unprivileged/worker.c, conntrack.c and handlers.c against a
  * real BPF hash map (needs root; skipped otherwise): map scans, sweeps of
- * released sockets and closed-flagged entries, and the protobuf answers. */
+ * released sockets and closed-flagged entries, idle expiry, the tracked
+ * connection limit, and the protobuf answers and stats. */
 #define _GNU_SOURCE
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +11,7 @@
 
 #include "unprivileged/keymap.c"
 #include "unprivileged/state.c"
+#include "unprivileged/state_closed.c"
 #include "unprivileged/conntrack.c"
 #include "unprivileged/evloop.c"
 #include "unprivileged/perfbuf.c"
@@ -308,6 +310,166 @@ static void test_sweeps(void **state)
 	assert_int_equal(n, 0);
 }
 
+/* An entry last seen age_ms ago (negative: in the future). */
+static struct nw_conn_key put_aged(struct fixture *f, uint64_t cookie, uint8_t peer, int64_t age_ms,
+				   uint64_t sent)
+{
+	struct nw_conn_key k = put(f, cookie, peer, false, sent, 0);
+	struct nw_conn c;
+	uint64_t now = worker_now_ns();
+
+	assert_int_equal(bpf_map_lookup_elem(f->w.conns_fd, &k, &c), 0);
+	c.stats.last_seen_ns = (uint64_t)((int64_t)now - age_ms * 1000000LL);
+	c.stats.first_seen_ns = c.stats.last_seen_ns - 1000000000ULL;
+	assert_int_equal(bpf_map_update_elem(f->w.conns_fd, &k, &c, BPF_ANY), 0);
+	return k;
+}
+
+static uint64_t stat_of(struct fixture *f, const char *name)
+{
+	Netwarden__Request req = NETWARDEN__REQUEST__INIT;
+	Netwarden__GetStatsRequest g = NETWARDEN__GET_STATS_REQUEST__INIT;
+	Netwarden__Response r = NETWARDEN__RESPONSE__INIT;
+	uint64_t v = UINT64_MAX;
+
+	req.kind_case = NETWARDEN__REQUEST__KIND_GET_STATS;
+	req.get_stats = &g;
+	worker_handle(&f->w, NULL, &req, &r);
+	assert_int_equal(r.kind_case, NETWARDEN__RESPONSE__KIND_GET_STATS);
+	for (size_t i = 0; i < r.get_stats->n_stats; i++)
+		if (!strcmp(r.get_stats->stats[i]->name, name))
+			v = r.get_stats->stats[i]->value;
+	worker_release(&f->w, &r);
+	if (v == UINT64_MAX)
+		fail_msg("GetStats has no '%s'", name);
+	return v;
+}
+
+static void test_idle_expiry(void **state)
+{
+	struct fixture *f = *state;
+	struct nw_conn_key back;
+	Netwarden__Response r;
+
+	if (!f)
+		skip();
+	nw_limits_default(&f->w.limits);
+	f->w.limits.v[NW_LIMIT_TCP_IDLE_TIMEOUT] = 2000;
+	f->w.limits.v[NW_LIMIT_UDP_IDLE_TIMEOUT] = 1000;
+	do_register(f, "cli", 0);
+	put_aged(f, 1, 0, 3000, 100); /* TCP idle 3 s > 2 s: expires */
+	put_aged(f, 2, 0, 1500, 200); /* TCP idle 1.5 s: stays */
+	put_aged(f, 3, 1, 1500, 300); /* UDP idle 1.5 s > 1 s: expires */
+	put_aged(f, 4, 2, 500, 400);  /* UDP idle 0.5 s: stays */
+	put(f, 5, 0, false, 500, 0);  /* never seen: age unknown, stays */
+	put_aged(f, 6, 3, -10000, 600); /* clock ahead of us: stays */
+	r = request_conns(f, "cli");
+	assert_int_equal(r.get_connections->n_conns, 6);
+	assert_true(by_cookie(&r, 1, 0)->closed);
+	assert_int_equal(by_cookie(&r, 1, 0)->monotonic->sent_bytes, 100);
+	assert_int_equal(by_cookie(&r, 1, 0)->last->sent_bytes, 100);
+	assert_true(by_cookie(&r, 3, 0)->closed);
+	assert_int_equal(by_cookie(&r, 3, 0)->type, NETWARDEN__CONN_TYPE__CONN_TYPE_UDP);
+	for (uint64_t c = 2; c <= 6; c++)
+		if (c != 3)
+			assert_false(by_cookie(&r, c, 0)->closed);
+	worker_release(&f->w, &r);
+	assert_int_equal(map_len(f), 4); /* the idle ones are gone from the kernel map */
+	assert_int_equal(f->w.stats.expired_tcp_idle, 1);
+	assert_int_equal(f->w.stats.expired_udp_idle, 1);
+	assert_int_equal(stat_of(f, "expired_tcp_idle"), 1);
+	assert_int_equal(stat_of(f, "expired_udp_idle"), 1);
+	assert_int_equal(stat_of(f, "closed_expired"), 2);
+
+	/* reported closed once: the next answer has nothing (the rest did not move) */
+	r = request_conns(f, "cli");
+	assert_int_equal(r.get_connections->n_conns, 0);
+	worker_release(&f->w, &r);
+
+	/* traffic again on the expired TCP connection: the kernel makes a new entry,
+	 * and it is a connection again, not hidden as closed */
+	back = put_aged(f, 1, 0, 0, 7);
+	r = request_conns(f, "cli");
+	assert_int_equal(r.get_connections->n_conns, 1);
+	assert_false(by_cookie(&r, 1, 0)->closed);
+	assert_int_equal(by_cookie(&r, 1, 0)->last->sent_bytes, 7);
+	worker_release(&f->w, &r);
+	assert_int_equal(bpf_map_delete_elem(f->w.conns_fd, &back), 0);
+
+	/* conntrack_take: value and removal in one step; gone is -ENOENT */
+	{
+		struct nw_conn_key k = put(f, 9, 0, false, 99, 0);
+		struct nw_conn c;
+		assert_int_equal(conntrack_take(f->w.ct, &k, &c), 0);
+		assert_int_equal(c.stats.sent_bytes, 99);
+		assert_int_equal(conntrack_take(f->w.ct, &k, &c), -ENOENT);
+	}
+}
+
+static void test_tracked_limit(void **state)
+{
+	struct fixture *f = *state;
+	const struct nw_conn *active;
+	size_t n;
+
+	if (!f)
+		skip();
+	f->w.limits.v[NW_LIMIT_MAX_TRACKED] = 2;
+	put(f, 1, 0, false, 1, 0);
+	put(f, 2, 0, false, 2, 0);
+	put(f, 3, 0, false, 3, 0);
+	assert_int_equal(worker_refresh(&f->w, &active, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(f->w.stats.tracked_dropped, 1);
+	assert_int_equal(stat_of(f, "conns_tracked_dropped"), 1);
+}
+
+/* GetStats: every new counter, and the limits the worker runs with as config_* */
+static void test_stats_limits(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const names[] = {
+		"closed_dropped", "closed_empty_evicted", "closed_expired", "conn_dropped",
+		"stats_underflows", "zero_delta_suppressed", "conns_aggregated", "clients_refused",
+		"clients_expired", "conns_tracked_dropped", "expired_tcp_idle", "expired_udp_idle",
+		"closed_dedup_full", "events_lost", "tel_conn_map_full",
+	};
+	struct state_limits sl;
+
+	if (!f)
+		skip();
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		assert_int_equal(stat_of(f, names[i]), 0);
+	/* unset limits read as their defaults */
+	assert_int_equal(stat_of(f, "config_client_expiry_ms"), 120000);
+	assert_int_equal(stat_of(f, "config_max_tracked_connections"), 65536);
+	assert_int_equal(stat_of(f, "config_udp_idle_timeout_ms"), 30000);
+	nw_limits_default(&f->w.limits);
+	f->w.limits.v[NW_LIMIT_MAX_CLOSED_BUFFERED] = 5;
+	f->w.limits.v[NW_LIMIT_CLIENT_EXPIRY] = 3000;
+	assert_int_equal(stat_of(f, "config_max_closed_buffered"), 5);
+	assert_int_equal(stat_of(f, "config_client_expiry_ms"), 3000);
+	assert_int_equal(stat_of(f, "config_max_clients"), 64);
+	assert_int_equal(stat_of(f, "config_max_client_stats"), 75000);
+	assert_int_equal(stat_of(f, "config_tcp_idle_timeout_ms"), 120000);
+	assert_int_equal(stat_of(f, "config_max_dns_stats"), 20000);
+	assert_int_equal(stat_of(f, "config_max_http_stats"), 10000);
+	assert_int_equal(stat_of(f, "config_max_kafka_stats"), 10000);
+
+	/* what the state is built with */
+	f->w.limits.v[NW_LIMIT_MAX_TRACKED] = 100000;
+	worker_state_limits(&f->w.limits, &sl);
+	assert_int_equal(sl.max_closed, 5);
+	assert_int_equal(sl.client_expiry_ns, 3000000000ULL);
+	assert_int_equal(sl.max_clients, 64);
+	assert_int_equal(sl.max_client_stats, 75000);
+	assert_int_equal(sl.closed_dedup_max, 100000);
+	assert_int_equal(sl.max_dns_stats, 20000);
+	f->w.limits.v[NW_LIMIT_MAX_TRACKED] = 1000;
+	worker_state_limits(&f->w.limits, &sl);
+	assert_int_equal(sl.closed_dedup_max, 65536);
+}
+
 static void test_stats(void **state)
 {
 	struct fixture *f = *state;
@@ -356,6 +518,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_intra_host_by_peer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sweeps, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stats, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_idle_expiry, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tracked_limit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stats_limits, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
