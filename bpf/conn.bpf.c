@@ -349,19 +349,19 @@ static __always_inline void tcp_state(const struct sock *sk, __u64 cookie, int o
 			   old == TCP_SYN_RECV ? NW_DIR_INCOMING : NW_DIR_UNKNOWN;
 
 		c = tcp_get(sk, cookie, dir);
-		if (!c)
-			return;
+		if (!c || (c->stats.flags & NW_CONN_F_ESTABLISHED))
+			return; /* the program's second copy saw it first */
 		if (c->tup.direction == NW_DIR_UNKNOWN)
 			c->tup.direction = dir;
 		c->stats.flags |= NW_CONN_F_ESTABLISHED;
-		c->stats.tcp_established++;
+		c->stats.tcp_established = 1;
 		c->tup.sport = 0; /* complete now: take it again */
 		tcp_refresh(c, sk);
 	} else if (new == TCP_CLOSE) {
 		c = tcp_lookup(cookie);
 		if (!c)
 			return;
-		c->stats.tcp_closed++;
+		c->stats.tcp_closed = 1;
 		if (!(c->stats.flags & NW_CONN_F_ESTABLISHED))
 			c->stats.flags |= NW_CONN_F_FAILED;
 		tcp_refresh(c, sk);
@@ -420,15 +420,37 @@ static __always_inline void tcp_destroy(void *ctx, const struct sock *sk, __u64 
 	close_entry(ctx, &key, c);
 }
 
-/* ---- tracepoint set (tp_btf) -------------------------------------------- */
+/* ---- tracepoint set (tp_btf) --------------------------------------------
+ *
+ * The kernel skips a BPF program that fires while the same program is already
+ * running on that CPU (its recursion_misses count): a socket's state change or
+ * destruction in softirq, landing inside the handling of another socket's
+ * close() in process context, would be lost. State changes and destruction
+ * are therefore attached twice; the nested event finds the copy that is not
+ * running, and both handlers are idempotent (ESTABLISHED and CLOSE are
+ * flags, a destroyed entry is gone for the second copy).
+ */
 
-SEC("tp_btf/inet_sock_set_state")
-int BPF_PROG(tp_set_state, const struct sock *sk, int old, int new)
-{
-	if (is_tcp(sk))
-		tcp_state(sk, bpf_get_socket_cookie((void *)sk), old, new);
-	return 0;
-}
+#define TP_STATE_PROG(name)                                                              \
+	SEC("tp_btf/inet_sock_set_state")                                                \
+	int BPF_PROG(name, const struct sock *sk, int old, int new)                     \
+	{                                                                                \
+		if (is_tcp(sk))                                                          \
+			tcp_state(sk, bpf_get_socket_cookie((void *)sk), old, new);      \
+		return 0;                                                                \
+	}
+TP_STATE_PROG(tp_set_state)
+TP_STATE_PROG(tp_set_state_b)
+
+#define TP_DESTROY_PROG(name)                                                            \
+	SEC("tp_btf/tcp_destroy_sock")                                                   \
+	int BPF_PROG(name, struct sock *sk)                                              \
+	{                                                                                \
+		tcp_destroy(ctx, sk, bpf_get_socket_cookie(sk));                         \
+		return 0;                                                                \
+	}
+TP_DESTROY_PROG(tp_destroy)
+TP_DESTROY_PROG(tp_destroy_b)
 
 SEC("tp_btf/sock_send_length")
 int BPF_PROG(tp_send_length, struct sock *sk, int ret, int flags)
@@ -450,13 +472,6 @@ SEC("tp_btf/tcp_retransmit_skb")
 int BPF_PROG(tp_retransmit, const struct sock *sk, const struct sk_buff *skb)
 {
 	tcp_retransmit(sk, bpf_get_socket_cookie((void *)sk));
-	return 0;
-}
-
-SEC("tp_btf/tcp_destroy_sock")
-int BPF_PROG(tp_destroy, struct sock *sk)
-{
-	tcp_destroy(ctx, sk, bpf_get_socket_cookie(sk));
 	return 0;
 }
 
@@ -652,13 +667,41 @@ int cg_bind6(struct bpf_sock_addr *ctx)
 	return 1;
 }
 
-/* close(): report every peer entry of a UDP socket closed. */
+/*
+ * The application closed a TCP socket: its byte counts are final, so it is
+ * reported closed now, in process context. Waiting for the socket's
+ * destruction would lose connections: that happens in softirq, where the
+ * kernel skips a tracing program already running on the CPU (the recursion
+ * guard), and no second copy of a program fully closes that gap. Sockets no
+ * application ever held (never accepted) are still reported at destruction.
+ */
+static __always_inline void tcp_release(struct bpf_sock *sk)
+{
+	struct nw_conn_key key = { .cookie = bpf_get_socket_cookie(sk) };
+	struct nw_conn *c = bpf_map_lookup_elem(&nw_conns, &key);
+
+	/* packets and RTT are as of the socket's last send or receive: this
+	 * program type cannot read tcp_sock */
+	if (!c)
+		return;
+	c->stats.last_seen_ns = bpf_ktime_get_boot_ns();
+	if (!(c->stats.flags & NW_CONN_F_ESTABLISHED))
+		c->stats.flags |= NW_CONN_F_FAILED;
+	c->stats.tcp_closed = 1;
+	close_entry(sk, &key, c);
+}
+
+/* close(): report a TCP socket, or every peer entry of a UDP socket, closed. */
 SEC("cgroup/sock_release")
 int cg_sock_release(struct bpf_sock *sk)
 {
 	struct sock_info *si;
 	__u64 cookie;
 
+	if (sk->protocol == IPPROTO_TCP) {
+		tcp_release(sk);
+		return 1;
+	}
 	if (sk->protocol != IPPROTO_UDP)
 		return 1;
 	si = sock_info_get(sk, false);

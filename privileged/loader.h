@@ -30,7 +30,7 @@ enum ldr_set {
 #define LDR_PATH_MAX 4096
 #define LDR_CONFIG_MAX_BYTES (64 * 1024) /* --config file size */
 #define LDR_CONFIG_LINE_MAX 1024
-#define LDR_PERF_PAGES 64          /* 256 KiB per CPU with 4 KiB pages */
+#define LDR_PERF_PAGES 256         /* 1 MiB per CPU with 4 KiB pages */
 #define LDR_RINGBUF_BYTES (1024 * 1024)
 /* consumers are woken when this much waits (else by their own timer) */
 #define LDR_RINGBUF_WAKEUP_BYTES (LDR_RINGBUF_BYTES / 4)
