@@ -64,6 +64,8 @@ static void child(int what)
 		_exit(16);
 	if (bpf_cmd(BPF_MAP_GET_NEXT_KEY) != -1 || errno != EBADF)
 		_exit(17);
+	if (bpf_cmd(BPF_MAP_LOOKUP_AND_DELETE_ELEM) != -1 || errno != EBADF)
+		_exit(17); /* idle expiry */
 	if (getsockopt(p[0], SOL_SOCKET, SO_PEERCRED, &v, &len) != -1 || errno != ENOTSOCK)
 		_exit(18);
 	fprintf(stderr, "%s", ""); /* stdio on stderr */
