@@ -24,6 +24,13 @@ struct ldr_bpf {
 
 static __u32 conns_max_entries = CONNS_MAX_ENTRIES;
 
+static __u32 rb_wakeup_bytes = LDR_RINGBUF_WAKEUP_BYTES;
+
+void ldr_bpf_set_rb_wakeup(uint32_t bytes)
+{
+	rb_wakeup_bytes = bytes;
+}
+
 void ldr_bpf_set_conns_max(uint32_t n)
 {
 	conns_max_entries = n ? n : CONNS_MAX_ENTRIES;
@@ -127,7 +134,7 @@ struct ldr_bpf *ldr_bpf_start(enum ldr_set set, bool ringbuf, int cgroup_fd, str
 		goto cleanup;
 	}
 	b->skel->rodata->nw_use_ringbuf = ringbuf;
-	b->skel->rodata->nw_rb_wakeup_bytes = LDR_RINGBUF_WAKEUP_BYTES;
+	b->skel->rodata->nw_rb_wakeup_bytes = rb_wakeup_bytes;
 	err = configure_maps(b, ringbuf);
 	if (err) {
 		snprintf(f->what, sizeof(f->what), "configure maps");

@@ -30,6 +30,8 @@ void ldr_flags_usage(FILE *f)
 	      "                             below with '_' for '-'); flags override the file\n"
 	      "  --attach=auto|tracepoint|fentry|kprobe  program set (default auto)\n"
 	      "  --events=ringbuf|perf      closed-connection channel (default ringbuf)\n"
+	      "  --ringbuf-wakeup-bytes=N   wake the worker when N bytes wait in the ring buffer\n"
+	      "                             (default 262144; 0: for every record)\n"
 	      "  --rpc-socket=PATH          default " LDR_DEFAULT_SOCKET "\n"
 	      "  --rpc-group=NAME|GID       group owning the socket and its directory (default 0)\n"
 	      "  --allow-uid=UID[,UID..]    RPC peers allowed besides root\n"
@@ -156,11 +158,11 @@ static int parse_socket_path(struct ldr_config *cfg, const char *s, char *err, s
 
 enum {
 	OPT_ATTACH = 256, OPT_EVENTS, OPT_SOCKET, OPT_GROUP, OPT_ALLOW_UID, OPT_ALLOW_GID,
-	OPT_WORKER_USER, OPT_WORKER, OPT_TEST_HOOKS, OPT_CONFIG,
+	OPT_WORKER_USER, OPT_WORKER, OPT_TEST_HOOKS, OPT_CONFIG, OPT_RB_WAKEUP,
 	OPT_LIMIT, /* OPT_LIMIT + enum nw_limit */
 };
 
-#define N_BASE_OPTIONS 12
+#define N_BASE_OPTIONS 13
 /* the fixed options, then one per limit (filled in by options_init), then the end */
 static struct option options[N_BASE_OPTIONS + NW_LIMIT_COUNT + 1] = {
 	{ "attach", required_argument, NULL, OPT_ATTACH },
@@ -173,6 +175,7 @@ static struct option options[N_BASE_OPTIONS + NW_LIMIT_COUNT + 1] = {
 	{ "worker", required_argument, NULL, OPT_WORKER },
 	{ "test-hooks", no_argument, NULL, OPT_TEST_HOOKS },
 	{ "config", required_argument, NULL, OPT_CONFIG },
+	{ "ringbuf-wakeup-bytes", required_argument, NULL, OPT_RB_WAKEUP },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 };
@@ -240,6 +243,15 @@ static int apply_option(struct ldr_config *cfg, int c, const char *arg, struct s
 			return fail(err, errlen, "invalid --events value '%s' (expected ringbuf or perf)", arg);
 		cfg->perf_events = !strcmp(arg, "perf");
 		return 0;
+	case OPT_RB_WAKEUP: {
+		uint32_t v;
+
+		if (parse_id(arg, strlen(arg), &v) || v > LDR_RINGBUF_BYTES)
+			return fail(err, errlen, "invalid --ringbuf-wakeup-bytes value '%s' (expected 0 to %d)",
+				    arg, LDR_RINGBUF_BYTES);
+		cfg->rb_wakeup_bytes = v;
+		return 0;
+	}
 	case OPT_SOCKET:
 		return parse_socket_path(cfg, arg, err, errlen);
 	case OPT_GROUP:
@@ -407,6 +419,7 @@ static void set_defaults(struct ldr_config *cfg)
 	cfg->worker_uid = 65534;
 	cfg->worker_gid = 65534;
 	nw_limits_default(&cfg->limits);
+	cfg->rb_wakeup_bytes = LDR_RINGBUF_WAKEUP_BYTES;
 }
 
 /*

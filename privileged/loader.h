@@ -41,6 +41,7 @@ enum { LDR_EXIT_OK = 0, LDR_EXIT_FAIL = 1, LDR_EXIT_USAGE = 2 };
 struct ldr_config {
 	int attach;                   /* LDR_ATTACH_AUTO or enum ldr_set */
 	bool perf_events;             /* --events=perf */
+	uint32_t rb_wakeup_bytes;     /* --ringbuf-wakeup-bytes */
 	char rpc_socket[LDR_SOCK_PATH_MAX];
 	gid_t rpc_gid;
 	uid_t worker_uid;
@@ -98,6 +99,7 @@ struct ldr_bpf_fail {
 };
 struct ldr_bpf *ldr_bpf_start(enum ldr_set set, bool ringbuf, int cgroup_fd, struct ldr_bpf_fail *fail);
 void ldr_bpf_set_conns_max(uint32_t n); /* nw_conns size for later starts; 0: default 65536 */
+void ldr_bpf_set_rb_wakeup(uint32_t bytes); /* ring-buffer wakeup threshold for later starts */
 void ldr_bpf_destroy(struct ldr_bpf *b); /* accepts NULL; detaches everything */
 int ldr_bpf_map_fd(const struct ldr_bpf *b, const char *name);    /* borrowed fd or -errno */
 int ldr_bpf_map_fd_rdonly(const struct ldr_bpf *b, const char *name); /* new fd or -errno */

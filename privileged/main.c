@@ -143,6 +143,7 @@ static int start_bpf(struct loader *l)
 			  probe.ok[s] ? "usable" : "not usable", probe.why[s]);
 	n = ldr_probe_plan(&probe, l->cfg.attach, plan);
 	ldr_bpf_set_conns_max((uint32_t)l->cfg.limits.v[NW_LIMIT_MAX_TRACKED]);
+	ldr_bpf_set_rb_wakeup(l->cfg.rb_wakeup_bytes);
 	for (size_t i = 0; i < n; i++) {
 		struct ldr_bpf_fail *f = &failed[nfailed].fail;
 

@@ -102,6 +102,21 @@ static void test_events(void **state)
 	refused("--events=PERF", "events");
 }
 
+/* The ring-buffer wakeup threshold: default a quarter of the ring, 0 allowed. */
+static void test_ringbuf_wakeup(void **state)
+{
+	assert_int_equal(PARSE("--events=ringbuf"), 0);
+	assert_int_equal(cfg.rb_wakeup_bytes, LDR_RINGBUF_WAKEUP_BYTES);
+	assert_int_equal(PARSE("--ringbuf-wakeup-bytes=0"), 0);
+	assert_int_equal(cfg.rb_wakeup_bytes, 0);
+	assert_int_equal(PARSE("--ringbuf-wakeup-bytes=4096"), 0);
+	assert_int_equal(cfg.rb_wakeup_bytes, 4096);
+	refused("--ringbuf-wakeup-bytes=1048577", "ringbuf-wakeup-bytes");
+	refused("--ringbuf-wakeup-bytes=-1", "ringbuf-wakeup-bytes");
+	refused("--ringbuf-wakeup-bytes=1k", "ringbuf-wakeup-bytes");
+	refused("--ringbuf-wakeup-bytes=", "ringbuf-wakeup-bytes");
+}
+
 static void test_rpc_socket(void **state)
 {
 	char path[LDR_SOCK_PATH_MAX + 16], arg[LDR_SOCK_PATH_MAX + 32];
@@ -707,6 +722,7 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_attach),
 		cmocka_unit_test(test_events),
+		cmocka_unit_test(test_ringbuf_wakeup),
 		cmocka_unit_test(test_rpc_socket),
 		cmocka_unit_test(test_rpc_group),
 		cmocka_unit_test(test_id_lists),
