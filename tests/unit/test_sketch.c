@@ -163,6 +163,7 @@ static void test_refusals(void **state)
 	double v;
 
 	assert_null(usm_sketch_new(0.0, 64));
+	assert_null(usm_sketch_new(1e-12, 64));
 	assert_null(usm_sketch_new(0.6, 64));
 	assert_null(usm_sketch_new(NAN, 64));
 	assert_null(usm_sketch_new(0.01, 7));

@@ -75,11 +75,9 @@ static uint8_t lower(uint8_t c)
 	return c >= 'A' && c <= 'Z' ? (uint8_t)(c + 32) : c;
 }
 
-/* Case-insensitive "name:" at p (n bytes available, name lower-case). */
-static bool header_is(const uint8_t *p, size_t n, const char *name)
+/* Case-insensitive "name:" at p (n bytes available, name lower-case, k long). */
+static bool header_is(const uint8_t *p, size_t n, const char *name, size_t k)
 {
-	size_t k = strlen(name);
-
 	if (n <= k || p[k] != ':')
 		return false;
 	for (size_t i = 0; i < k; i++)
@@ -136,12 +134,13 @@ static void scan_headers(const uint8_t *buf, size_t len, size_t pos, struct usm_
 			}
 			return;
 		}
-		if (header_is(buf + pos, n, "content-length")) {
+		if (lower(buf[pos]) == 'c' && header_is(buf + pos, n, "content-length", 14)) {
 			if (!parse_length(buf + pos + 15, n - 15, &v) || (cl_seen && v != cl))
 				cl_bad = true; /* unusable or conflicting: do not guess */
 			cl = v;
 			cl_seen = true;
-		} else if (header_is(buf + pos, n, "transfer-encoding")) {
+		} else if (lower(buf[pos]) == 't' &&
+			   header_is(buf + pos, n, "transfer-encoding", 17)) {
 			cl_bad = true;
 		}
 		pos = end + 1;

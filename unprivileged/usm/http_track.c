@@ -75,8 +75,8 @@ struct usm_http_tracker *usm_http_tracker_new(const struct usm_http_config *cfg)
 	if (!cfg->max_conns || cfg->max_conns > MAX_CONNS || !cfg->max_inflight ||
 	    cfg->max_inflight > USM_HTTP_INFLIGHT_MAX || !cfg->max_keys ||
 	    cfg->max_keys > MAX_KEYS || !cfg->path_max || cfg->path_max > USM_HTTP_PATH_MAX ||
-	    !(cfg->accuracy > 0.0 && cfg->accuracy <= 0.5) || cfg->max_buckets < 8 ||
-	    cfg->max_buckets > USM_SKETCH_MAX_BUCKETS) {
+	    !(cfg->accuracy >= USM_SKETCH_MIN_ACCURACY && cfg->accuracy <= 0.5) ||
+	    cfg->max_buckets < 8 || cfg->max_buckets > USM_SKETCH_MAX_BUCKETS) {
 		errno = EINVAL;
 		return NULL;
 	}

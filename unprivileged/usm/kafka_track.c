@@ -67,8 +67,8 @@ struct usm_kafka_tracker *usm_kafka_tracker_new(const struct usm_kafka_config *c
 	if (!cfg->max_conns || cfg->max_conns > MAX_CONNS || !cfg->max_inflight ||
 	    cfg->max_inflight > USM_KAFKA_INFLIGHT_MAX || !cfg->max_keys ||
 	    cfg->max_keys > MAX_KEYS || cfg->max_message < 16 || cfg->max_message > INT32_MAX ||
-	    !(cfg->accuracy > 0.0 && cfg->accuracy <= 0.5) || cfg->max_buckets < 8 ||
-	    cfg->max_buckets > USM_SKETCH_MAX_BUCKETS) {
+	    !(cfg->accuracy >= USM_SKETCH_MIN_ACCURACY && cfg->accuracy <= 0.5) ||
+	    cfg->max_buckets < 8 || cfg->max_buckets > USM_SKETCH_MAX_BUCKETS) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -248,7 +248,8 @@ static void kafka_on_request(struct usm_kafka_tracker *t, struct kafka_conn *c,
 	kafka_push(t, c, &r);
 }
 
-static void kafka_count_failure(struct usm_kafka_tracker *t, enum usm_kafka_verdict v, bool boundary)
+static void kafka_count_failure(struct usm_kafka_tracker *t, enum usm_kafka_verdict v,
+				bool boundary)
 {
 	if (v == USM_KAFKA_SHORT && boundary)
 		t->tm.uncaptured++;

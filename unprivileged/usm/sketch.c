@@ -34,7 +34,7 @@ struct usm_sketch *usm_sketch_new(double rel_accuracy, uint32_t max_buckets)
 {
 	struct usm_sketch *s;
 
-	if (!(rel_accuracy > 0.0 && rel_accuracy <= 0.5) || max_buckets < 8 ||
+	if (!(rel_accuracy >= USM_SKETCH_MIN_ACCURACY && rel_accuracy <= 0.5) || max_buckets < 8 ||
 	    max_buckets > USM_SKETCH_MAX_BUCKETS) {
 		errno = EINVAL;
 		return NULL;

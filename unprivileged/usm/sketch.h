@@ -15,13 +15,14 @@
 #include <stdint.h>
 
 #define USM_SKETCH_MIN_VALUE 1e-9
+#define USM_SKETCH_MIN_ACCURACY 1e-4 /* finer would overflow 32-bit bucket indexes */
 #define USM_SKETCH_DEFAULT_ACCURACY 0.01
 #define USM_SKETCH_DEFAULT_BUCKETS 2048
 #define USM_SKETCH_MAX_BUCKETS 65536
 
 struct usm_sketch;
 
-/* rel_accuracy in (0, 0.5], max_buckets in [8, USM_SKETCH_MAX_BUCKETS].
+/* rel_accuracy in [USM_SKETCH_MIN_ACCURACY, 0.5], max_buckets in [8, USM_SKETCH_MAX_BUCKETS].
  * NULL with errno EINVAL or ENOMEM. */
 struct usm_sketch *usm_sketch_new(double rel_accuracy, uint32_t max_buckets);
 void usm_sketch_free(struct usm_sketch *s);

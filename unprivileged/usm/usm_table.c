@@ -44,10 +44,12 @@ struct usm_table {
 
 static uint64_t load_le64(const uint8_t *p)
 {
-	uint64_t v = 0;
+	uint64_t v;
 
-	for (int i = 7; i >= 0; i--)
-		v = (v << 8) | p[i];
+	memcpy(&v, p, sizeof(v));
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	v = __builtin_bswap64(v);
+#endif
 	return v;
 }
 
@@ -82,6 +84,28 @@ uint64_t usm_siphash(const uint8_t key[16], const void *data, size_t len)
 }
 
 /* --- table ----------------------------------------------------------------- */
+
+/*
+ * Keys are fixed-size and mostly zero padding (a path or topic buffer), so the
+ * hash covers them up to their last non-zero byte: for keys of one size that
+ * is still one-to-one, and it is a fraction of the bytes.
+ */
+static uint64_t key_hash(const struct usm_table *t, const void *key)
+{
+	const uint8_t *k = key;
+	size_t n = t->key_size;
+	uint64_t w;
+
+	while (n >= 8) {
+		memcpy(&w, k + n - 8, sizeof(w));
+		if (w)
+			break;
+		n -= 8;
+	}
+	while (n && !k[n - 1])
+		n--;
+	return usm_siphash(t->hash_key, k, n);
+}
 
 struct usm_table *usm_table_new(size_t key_size, size_t val_size, uint32_t max_entries,
 				const uint8_t hash_key[16])
@@ -140,7 +164,7 @@ static struct table_node **table_find(struct usm_table *t, const void *key, uint
 
 void *usm_table_get(struct usm_table *t, const void *key)
 {
-	uint64_t h = usm_siphash(t->hash_key, key, t->key_size);
+	uint64_t h = key_hash(t, key);
 	struct table_node *n = *table_find(t, key, h);
 
 	return n ? n->data + t->val_off : NULL;
@@ -173,7 +197,7 @@ static void table_grow(struct usm_table *t)
 
 void *usm_table_upsert(struct usm_table *t, const void *key, bool *created)
 {
-	uint64_t h = usm_siphash(t->hash_key, key, t->key_size);
+	uint64_t h = key_hash(t, key);
 	struct table_node **pp = table_find(t, key, h), *n;
 
 	if (*pp) {
@@ -199,7 +223,7 @@ void *usm_table_upsert(struct usm_table *t, const void *key, bool *created)
 
 int usm_table_del(struct usm_table *t, const void *key)
 {
-	uint64_t h = usm_siphash(t->hash_key, key, t->key_size);
+	uint64_t h = key_hash(t, key);
 	struct table_node **pp = table_find(t, key, h), *n = *pp;
 
 	if (!n)
