@@ -4,6 +4,9 @@
  * loader to the worker, received and checked strictly. Anything unexpected
  * closes every fd that arrived and fails.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* struct ucred */
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -16,7 +19,9 @@
 #include <linux/perf_event.h>
 #include <bpf/bpf.h>
 
+#include "capture.h"
 #include "conn.h"
+#include "usm.h"
 #include "sandbox/manifest.h"
 
 #define PERF_PAGES_MAX 1024u
@@ -29,6 +34,11 @@ static const char *const role_names[NW_FD_ROLE_MAX] = {
 	[NW_FD_CLOSED_PERF] = "closed-perf",
 	[NW_FD_TELEMETRY_MAP] = "telemetry-map",
 	[NW_FD_CLOSED_BATCH] = "closed-batch-map",
+	[NW_FD_PKT_RINGBUF] = "pkt-ringbuf",
+	[NW_FD_PKT_TELEMETRY] = "pkt-telemetry-map",
+	[NW_FD_PKT_FORWARD] = "pkt-forward",
+	[NW_FD_USM_RINGBUF] = "usm-ringbuf",
+	[NW_FD_USM_TELEMETRY] = "usm-telemetry-map",
 };
 
 const char *nw_manifest_role_name(unsigned int role)
@@ -234,6 +244,39 @@ static int check_listen_socket(int fd)
 	return val ? 0 : -EINVAL;
 }
 
+/*
+ * The worker's end of the loader's forwarding socketpair: a connected AF_UNIX
+ * SOCK_SEQPACKET socket whose peer runs as our (still root) uid — the loader.
+ * Anything else (a packet socket above all) is refused.
+ */
+static int check_forward_socket(int fd)
+{
+	struct ucred peer;
+	int val = 0;
+	socklen_t len = sizeof(val);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &val, &len) < 0)
+		return errno == ENOTSOCK ? -ENOTSOCK : -errno;
+	if (val != AF_UNIX)
+		return -EPROTOTYPE;
+	len = sizeof(val);
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &val, &len) < 0)
+		return -errno;
+	if (val != SOCK_SEQPACKET)
+		return -EPROTOTYPE;
+	len = sizeof(val);
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &val, &len) < 0)
+		return -errno;
+	if (val)
+		return -EINVAL;
+	len = sizeof(peer);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &len) < 0)
+		return -errno;
+	if (peer.pid <= 0)
+		return -EINVAL; /* not connected */
+	return peer.uid == geteuid() ? 0 : -EACCES;
+}
+
 struct map_expect {
 	uint32_t type;
 	uint32_t key_size;
@@ -297,6 +340,14 @@ int nw_manifest_verify_entry(const struct nw_manifest_entry *e, int fd)
 		BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(struct nw_conn_batch), 1,
 		NW_MAP_CLOSED_BATCH,
 	};
+	static const struct map_expect pkt_ring = { BPF_MAP_TYPE_RINGBUF, 0, 0, 0, NW_MAP_PKT_RB };
+	static const struct map_expect pkt_tel = {
+		BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(__u64), NW_PKT_TEL_MAX, NW_MAP_PKT_TEL,
+	};
+	static const struct map_expect usm_ring = { BPF_MAP_TYPE_RINGBUF, 0, 0, 0, NW_MAP_USM_RB };
+	static const struct map_expect usm_tel = {
+		BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(__u64), USM_TEL_MAX, NW_MAP_USM_TEL,
+	};
 	int fl, err;
 
 	if (!e || fd < 0)
@@ -328,12 +379,37 @@ int nw_manifest_verify_entry(const struct nw_manifest_entry *e, int fd)
 			return -EACCES; /* the worker only reads pending batches */
 		err = check_map(fd, &batch);
 		break;
+	case NW_FD_PKT_RINGBUF:
+		if (e->flags)
+			return -EINVAL;
+		err = check_map(fd, &pkt_ring);
+		break;
+	case NW_FD_PKT_TELEMETRY:
+		if (!(e->flags & NW_FD_F_RDONLY))
+			return -EACCES; /* the worker only reads the capture's counters */
+		err = check_map(fd, &pkt_tel);
+		break;
+	case NW_FD_PKT_FORWARD:
+		if (e->flags || e->arg)
+			return -EINVAL;
+		return check_forward_socket(fd);
+	case NW_FD_USM_RINGBUF:
+		/* the protocols it carries: at least one, none unknown */
+		if (e->flags || !e->arg || (e->arg & ~USM_PROTO_MASK_ALL))
+			return -EINVAL;
+		err = check_map(fd, &usm_ring);
+		break;
+	case NW_FD_USM_TELEMETRY:
+		if (!(e->flags & NW_FD_F_RDONLY))
+			return -EACCES; /* the worker only reads the capture's counters */
+		err = check_map(fd, &usm_tel);
+		break;
 	default:
 		return -EINVAL;
 	}
 	if (err)
 		return err;
-	if (e->role != NW_FD_CLOSED_PERF && e->arg)
+	if (e->role != NW_FD_CLOSED_PERF && e->role != NW_FD_USM_RINGBUF && e->arg)
 		return -EINVAL;
 	if ((e->flags & NW_FD_F_RDONLY) && (fl & O_ACCMODE) != O_RDONLY)
 		return -EACCES;
@@ -360,8 +436,17 @@ static int check_complete(const struct nw_manifest *m)
 		}
 	}
 	if (n[NW_FD_RPC_LISTEN] > 1 || n[NW_FD_CONNS_MAP] > 1 || n[NW_FD_TELEMETRY_MAP] > 1 ||
-	    n[NW_FD_CLOSED_RINGBUF] > 1 || n[NW_FD_CLOSED_BATCH] > 1)
+	    n[NW_FD_CLOSED_RINGBUF] > 1 || n[NW_FD_CLOSED_BATCH] > 1 || n[NW_FD_PKT_RINGBUF] > 1 ||
+	    n[NW_FD_PKT_TELEMETRY] > 1 || n[NW_FD_PKT_FORWARD] > 1 || n[NW_FD_USM_RINGBUF] > 1 ||
+	    n[NW_FD_USM_TELEMETRY] > 1)
 		return -EEXIST;
+	if (n[NW_FD_USM_RINGBUF] != n[NW_FD_USM_TELEMETRY])
+		return -ENOENT; /* USM capture: the ring with its counters, or neither */
+	/* DNS capture: the ring with its counters, or the forwarding socket, or none */
+	if (n[NW_FD_PKT_RINGBUF] && n[NW_FD_PKT_FORWARD])
+		return -EEXIST;
+	if (n[NW_FD_PKT_RINGBUF] != n[NW_FD_PKT_TELEMETRY])
+		return -ENOENT;
 	if (!n[NW_FD_RPC_LISTEN] || !n[NW_FD_CONNS_MAP] || !n[NW_FD_TELEMETRY_MAP])
 		return -ENOENT;
 	if (n[NW_FD_CLOSED_RINGBUF] && n[NW_FD_CLOSED_PERF])

@@ -25,13 +25,20 @@ enum nw_fd_role {
 	NW_FD_CLOSED_PERF = 4,     /* perf event fd of one CPU (perf-buffer mode); arg = cpu */
 	NW_FD_TELEMETRY_MAP = 5,   /* BPF array nw_telemetry */
 	NW_FD_CLOSED_BATCH = 6,    /* BPF per-CPU array nw_closed_batch (perf-buffer mode), read-only */
+	NW_FD_PKT_RINGBUF = 7,     /* BPF ringbuf nw_pkt_rb: captured DNS packets (--dns-filter=ebpf) */
+	NW_FD_PKT_TELEMETRY = 8,   /* BPF array nw_pkt_tel, read-only; with NW_FD_PKT_RINGBUF */
+	NW_FD_PKT_FORWARD = 9,     /* AF_UNIX SOCK_SEQPACKET, connected: packets the loader
+				    * forwards (--dns-filter=classic); never a packet socket */
+	NW_FD_USM_RINGBUF = 10,    /* BPF ringbuf nw_usm_rb: HTTP/Kafka segments (bpf/usm.h);
+				    * arg = the protocols captured (USM_PROTO_BIT mask) */
+	NW_FD_USM_TELEMETRY = 11,  /* BPF per-CPU array nw_usm_tel, read-only; with NW_FD_USM_RINGBUF */
 	NW_FD_ROLE_MAX,
 };
 
 struct nw_manifest_entry {
 	uint16_t role;  /* enum nw_fd_role */
 	uint16_t flags; /* NW_FD_F_* */
-	uint32_t arg;   /* role specific: cpu for NW_FD_CLOSED_PERF */
+	uint32_t arg;   /* role specific: cpu for NW_FD_CLOSED_PERF, protocols for NW_FD_USM_RINGBUF */
 };
 
 #define NW_FD_F_RDONLY 0x1 /* the fd was opened read-only */
@@ -79,7 +86,11 @@ int nw_manifest_recv(int sock, struct nw_manifest *m, int *fds, size_t max_fds);
  * name), and that the set is complete for the event mode: exactly one
  * RPC_LISTEN, CONNS_MAP and TELEMETRY_MAP, and either one CLOSED_RINGBUF or
  * one CLOSED_PERF per CPU 0..n-1 without gaps plus one read-only
- * CLOSED_BATCH. Returns 0 or -errno.
+ * CLOSED_BATCH. DNS capture is optional: at most one PKT_RINGBUF, always
+ * with one read-only PKT_TELEMETRY, or one PKT_FORWARD, never both.
+ * USM capture is optional too: one USM_RINGBUF whose argument names known
+ * protocols, always with one read-only USM_TELEMETRY.
+ * Returns 0 or -errno.
  */
 int nw_manifest_verify(const struct nw_manifest *m, const int *fds);
 
@@ -88,7 +99,9 @@ int nw_manifest_verify(const struct nw_manifest *m, const int *fds);
  * a caller can say which entry is wrong. Returns 0 or -errno: -ENOTSOCK or
  * -EPROTOTYPE (socket roles), -EBADFD (not the BPF map / perf event the role
  * needs, or map type, key or value size off), -EACCES (NW_FD_F_RDONLY but
- * writable), -EINVAL (unknown role or flag, socket not listening).
+ * writable, or a forwarding socket whose peer is not of our own uid),
+ * -EINVAL (unknown role or flag, socket not listening, or listening where a
+ * connected socket belongs).
  */
 int nw_manifest_verify_entry(const struct nw_manifest_entry *e, int fd);
 

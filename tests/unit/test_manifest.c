@@ -10,6 +10,7 @@
 
 #include <dirent.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 
 #include "sandbox/manifest.c"
 
@@ -505,10 +506,178 @@ static void test_verify_perf_set(void **state)
 	closev(f.fds, 7);
 }
 
+/* ---- DNS capture roles ---------------------------------------------------- */
+
+static int rdonly_dup(int fd)
+{
+	LIBBPF_OPTS(bpf_get_fd_by_id_opts, o, .open_flags = BPF_F_RDONLY);
+	struct bpf_map_info info;
+	__u32 len = sizeof(info);
+
+	memset(&info, 0, sizeof(info));
+	assert_int_equal(bpf_obj_get_info_by_fd(fd, &info, &len), 0);
+	fd = bpf_map_get_fd_by_id_opts(info.id, &o);
+	assert_true(fd >= 0);
+	return fd;
+}
+
+/* One end of a SEQPACKET pair created by a process of another uid. */
+static int foreign_pair_end(void)
+{
+	int carrier[2], got[1] = { -1 }, st;
+	pid_t pid;
+
+	seqpair(carrier);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int sv[2];
+		if (setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534) ||
+		    socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv))
+			_exit(1);
+		raw_send(carrier[1], "x", 1, &sv[0], 1);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	{
+		union {
+			struct cmsghdr a;
+			char b[CMSG_SPACE(sizeof(int))];
+		} ctl;
+		char c;
+		struct iovec iov = { &c, 1 };
+		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b,
+				      .msg_controllen = sizeof(ctl.b) };
+		assert_int_equal(recvmsg(carrier[0], &msg, MSG_CMSG_CLOEXEC), 1);
+		memcpy(got, CMSG_DATA(CMSG_FIRSTHDR(&msg)), sizeof(int));
+	}
+	closev(carrier, 2);
+	return got[0];
+}
+
+static void test_verify_forward_socket(void **state)
+{
+	struct nw_manifest_entry e = { .role = NW_FD_PKT_FORWARD };
+	int sv[2], st[2], pipefd[2], fd;
+
+	seqpair(sv);
+	assert_int_equal(nw_manifest_verify_entry(&e, sv[1]), 0);
+	e.flags = NW_FD_F_RDONLY;
+	assert_int_equal(nw_manifest_verify_entry(&e, sv[1]), -EINVAL);
+	e.flags = 0;
+	e.arg = 1;
+	assert_int_equal(nw_manifest_verify_entry(&e, sv[1]), -EINVAL);
+	e.arg = 0;
+	/* a stream pair, a pipe, a listening socket, an unconnected seqpacket socket */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, st), 0);
+	assert_int_equal(nw_manifest_verify_entry(&e, st[1]), -EPROTOTYPE);
+	assert_int_equal(pipe2(pipefd, O_CLOEXEC), 0);
+	assert_int_equal(nw_manifest_verify_entry(&e, pipefd[0]), -ENOTSOCK);
+	fd = listen_sock();
+	assert_int_equal(nw_manifest_verify_entry(&e, fd), -EPROTOTYPE);
+	close(fd);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	assert_int_equal(nw_manifest_verify_entry(&e, fd), -EINVAL);
+	close(fd);
+	/* never a packet socket (needs root to create) */
+	fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0) {
+		assert_int_equal(nw_manifest_verify_entry(&e, fd), -EPROTOTYPE);
+		close(fd);
+	}
+	/* a pair whose other end belongs to another uid */
+	if (geteuid() == 0) {
+		fd = foreign_pair_end();
+		assert_true(fd >= 0);
+		assert_int_equal(nw_manifest_verify_entry(&e, fd), -EACCES);
+		close(fd);
+	}
+	closev(sv, 2);
+	closev(st, 2);
+	closev(pipefd, 2);
+}
+
+static void test_verify_pkt_sets(void **state)
+{
+	struct fixture f;
+	int ring, tel, tel_ro, sv[2], wrong;
+
+	if (!need_bpf())
+		skip();
+	make_ringbuf_set(&f);
+	ring = bpf_map_create(BPF_MAP_TYPE_RINGBUF, NW_MAP_PKT_RB, 0, 0, 4096 * 4, NULL);
+	tel = bpf_map_create(BPF_MAP_TYPE_ARRAY, NW_MAP_PKT_TEL, 4, 8, NW_PKT_TEL_MAX, NULL);
+	assert_true(ring >= 0 && tel >= 0);
+	tel_ro = rdonly_dup(tel);
+	f.m.hdr.count = 6;
+	f.m.entries[4] = (struct nw_manifest_entry){ .role = NW_FD_PKT_RINGBUF };
+	f.fds[4] = ring;
+	f.m.entries[5] = (struct nw_manifest_entry){ .role = NW_FD_PKT_TELEMETRY, .flags = NW_FD_F_RDONLY };
+	f.fds[5] = tel_ro;
+	assert_int_equal(nw_manifest_verify(&f.m, f.fds), 0);
+
+	/* the closed-connection ring where the packet ring belongs, and vice versa */
+	assert_int_equal(nw_manifest_verify_entry(&f.m.entries[4], f.fds[2]), -EBADFD);
+	assert_int_equal(nw_manifest_verify_entry(&f.m.entries[2], ring), -EBADFD);
+	/* the conns telemetry where the capture's belongs; a writable or unflagged one */
+	wrong = rdonly_dup(f.fds[3]);
+	assert_int_equal(nw_manifest_verify_entry(&f.m.entries[5], wrong), -EBADFD);
+	close(wrong);
+	assert_int_equal(nw_manifest_verify_entry(&f.m.entries[5], tel), -EACCES);
+	f.m.entries[5].flags = 0;
+	assert_int_equal(nw_manifest_verify_entry(&f.m.entries[5], tel_ro), -EACCES);
+	f.m.entries[5].flags = NW_FD_F_RDONLY;
+	f.m.entries[4].flags = NW_FD_F_RDONLY;
+	assert_int_equal(nw_manifest_verify_entry(&f.m.entries[4], ring), -EINVAL);
+	f.m.entries[4].flags = 0;
+
+	/* the ring without its counters, the counters without the ring */
+	f.m.hdr.count = 5;
+	assert_int_equal(nw_manifest_verify(&f.m, f.fds), -ENOENT);
+	f.m.entries[4] = f.m.entries[5];
+	f.fds[4] = tel_ro;
+	assert_int_equal(nw_manifest_verify(&f.m, f.fds), -ENOENT);
+
+	/* classic mode: the forwarding socket alone */
+	seqpair(sv);
+	f.m.entries[4] = (struct nw_manifest_entry){ .role = NW_FD_PKT_FORWARD };
+	f.fds[4] = sv[1];
+	assert_int_equal(nw_manifest_verify(&f.m, f.fds), 0);
+	/* both capture modes at once; two forwarding sockets */
+	f.m.hdr.count = 7;
+	f.m.entries[5] = (struct nw_manifest_entry){ .role = NW_FD_PKT_RINGBUF };
+	f.fds[5] = ring;
+	f.m.entries[6] = (struct nw_manifest_entry){ .role = NW_FD_PKT_TELEMETRY, .flags = NW_FD_F_RDONLY };
+	f.fds[6] = tel_ro;
+	assert_int_equal(nw_manifest_verify(&f.m, f.fds), -EEXIST);
+	f.m.hdr.count = 6;
+	f.m.entries[5] = f.m.entries[4];
+	f.fds[5] = sv[1];
+	assert_int_equal(nw_manifest_verify(&f.m, f.fds), -EEXIST);
+
+	/* no capture at all (--dns=off) is complete too */
+	f.m.hdr.count = 4;
+	assert_int_equal(nw_manifest_verify(&f.m, f.fds), 0);
+	closev(f.fds, 4);
+	closev(sv, 2);
+	close(ring);
+	close(tel);
+	close(tel_ro);
+}
+
 static void test_role_names(void **state)
 {
 	assert_string_equal(nw_manifest_role_name(NW_FD_CLOSED_PERF), "closed-perf");
 	assert_string_equal(nw_manifest_role_name(999), "unknown");
+	assert_string_equal(nw_manifest_role_name(NW_FD_PKT_RINGBUF), "pkt-ringbuf");
+	assert_string_equal(nw_manifest_role_name(NW_FD_PKT_TELEMETRY), "pkt-telemetry-map");
+	assert_string_equal(nw_manifest_role_name(NW_FD_PKT_FORWARD), "pkt-forward");
+	/* appended, never renumbered */
+	assert_int_equal(NW_FD_CLOSED_BATCH, 6);
+	assert_int_equal(NW_FD_PKT_RINGBUF, 7);
+	assert_int_equal(NW_FD_PKT_TELEMETRY, 8);
+	assert_int_equal(NW_FD_PKT_FORWARD, 9);
 }
 
 int main(void)
@@ -528,6 +697,8 @@ int main(void)
 		cmocka_unit_test(test_peer_closed),
 		cmocka_unit_test(test_verify_ringbuf_set),
 		cmocka_unit_test(test_verify_perf_set),
+		cmocka_unit_test(test_verify_forward_socket),
+		cmocka_unit_test(test_verify_pkt_sets),
 		cmocka_unit_test(test_role_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
