@@ -279,6 +279,55 @@ static void test_many_open_queries(void **state)
 	dns_stats_free(s);
 }
 
+/* Merging one table into another: counts add up, keys stay apart, limits hold. */
+static void test_add_merges(void **state)
+{
+	struct dns_stats *src = stats_new(SEC(15), 16, 16), *dst = stats_new(SEC(15), 1, 2);
+	struct dns_flow f = flow("198.18.0.1", "198.18.0.2", 40000, IPPROTO_UDP);
+	struct dns_flow g = flow("2001:db8::1", "2001:db8::2", 40001, IPPROTO_TCP);
+	const struct dns_stats_val *v;
+	struct dns_stats_key k;
+	size_t cur = 0;
+
+	assert_int_equal(dns_stats_on_query(src, &f, 1, "a.test", 1, MS(0)), 0);
+	assert_int_equal(dns_stats_on_response(src, &f, 1, 0, MS(3)), 0);
+	assert_int_equal(dns_stats_on_query(src, &g, 2, "b.test", 28, MS(0)), 0);
+	assert_int_equal(dns_stats_on_response(src, &g, 2, 3, MS(5)), 0);
+	for (int round = 0; round < 2; round++) {
+		cur = 0;
+		while (dns_stats_next(src, &cur, &k, &v))
+			assert_int_equal(dns_stats_add(dst, &k, v), 0);
+	}
+	v = find(dst, &f, "a.test", 1);
+	assert_non_null(v);
+	assert_int_equal(v->count_by_rcode[0], 2);
+	assert_int_equal(v->success_latency_ns, MS(6));
+	v = find(dst, &g, "b.test", 28);
+	assert_non_null(v);
+	assert_int_equal(v->count_by_rcode[3], 2);
+	assert_int_equal(v->failure_latency_ns, MS(10));
+	/* a third key does not fit in two entries */
+	k.flow = f;
+	k.qtype = 28;
+	k.domain = "c.test";
+	assert_int_equal(dns_stats_add(dst, &k, v), -ENOSPC);
+	{
+		struct dns_stats_counters c;
+		dns_stats_get_counters(dst, &c);
+		assert_int_equal(c.entries, 2);
+		assert_int_equal(c.dropped_stats, 1);
+	}
+	/* bad arguments */
+	k.domain = NULL;
+	assert_int_equal(dns_stats_add(dst, &k, v), -EINVAL);
+	k.domain = "c.test";
+	k.flow.client.family = 0;
+	assert_int_equal(dns_stats_add(dst, &k, v), -EINVAL);
+	assert_int_equal(dns_stats_add(NULL, &k, v), -EINVAL);
+	dns_stats_free(src);
+	dns_stats_free(dst);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -289,6 +338,7 @@ int main(void)
 		cmocka_unit_test(test_limits_counted),
 		cmocka_unit_test(test_bad_arguments),
 		cmocka_unit_test(test_many_open_queries),
+		cmocka_unit_test(test_add_merges),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

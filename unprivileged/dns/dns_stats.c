@@ -213,16 +213,17 @@ static size_t entry_bucket(const struct dns_stats *s, const struct dns_flow *f, 
 	return dns_hash(&s->key, k, sizeof(*f) + 2 + dlen) & (s->n_ebuckets - 1);
 }
 
-/* The entry for the query's key, created if absent; NULL when refused (counted). */
-static struct dns_stats_val *entry_get(struct dns_stats *s, const struct inflight *q)
+/* The entry for the key (flow normalised), created if absent; NULL when refused (counted). */
+static struct dns_stats_val *entry_find(struct dns_stats *s, const struct dns_flow *flow,
+					uint16_t qtype, const char *domain)
 {
-	size_t dlen = strlen(q->domain);
-	size_t b = entry_bucket(s, &q->flow, q->qtype, q->domain, dlen);
+	size_t dlen = strlen(domain);
+	size_t b = entry_bucket(s, flow, qtype, domain, dlen);
 	struct entry *e;
 
 	for (e = s->ebuckets[b]; e; e = e->hnext)
-		if (e->qtype == q->qtype && !memcmp(&e->flow, &q->flow, sizeof(e->flow)) &&
-		    !strcmp(e->domain, q->domain))
+		if (e->qtype == qtype && !memcmp(&e->flow, flow, sizeof(e->flow)) &&
+		    !strcmp(e->domain, domain))
 			return &e->val;
 	if (s->ctr.entries >= s->cfg.max_entries) {
 		s->ctr.dropped_stats++;
@@ -233,13 +234,37 @@ static struct dns_stats_val *entry_get(struct dns_stats *s, const struct infligh
 		s->ctr.dropped_nomem++;
 		return NULL;
 	}
-	memcpy(&e->flow, &q->flow, sizeof(e->flow));
-	e->qtype = q->qtype;
-	memcpy(e->domain, q->domain, dlen + 1);
+	memcpy(&e->flow, flow, sizeof(e->flow));
+	e->qtype = qtype;
+	memcpy(e->domain, domain, dlen + 1);
 	e->hnext = s->ebuckets[b];
 	s->ebuckets[b] = e;
 	s->entries[s->ctr.entries++] = e;
 	return &e->val;
+}
+
+static struct dns_stats_val *entry_get(struct dns_stats *s, const struct inflight *q)
+{
+	return entry_find(s, &q->flow, q->qtype, q->domain);
+}
+
+int dns_stats_add(struct dns_stats *s, const struct dns_stats_key *k, const struct dns_stats_val *v)
+{
+	struct dns_stats_val *e;
+	struct dns_flow nf;
+
+	if (!s || !k || !v || !k->domain || !flow_norm(&k->flow, &nf) ||
+	    strnlen(k->domain, DNS_NAME_TEXT_MAX) >= DNS_NAME_TEXT_MAX)
+		return -EINVAL;
+	e = entry_find(s, &nf, k->qtype, k->domain);
+	if (!e)
+		return s->ctr.entries >= s->cfg.max_entries ? -ENOSPC : -ENOMEM;
+	for (int i = 0; i < DNS_STATS_RCODES; i++)
+		e->count_by_rcode[i] += v->count_by_rcode[i];
+	e->timeouts += v->timeouts;
+	e->success_latency_ns += v->success_latency_ns;
+	e->failure_latency_ns += v->failure_latency_ns;
+	return 0;
 }
 
 static void count_timeout(struct dns_stats *s, const struct inflight *q)

@@ -101,6 +101,13 @@ size_t dns_stats_tick(struct dns_stats *s, uint64_t now_ns);
 bool dns_stats_next(const struct dns_stats *s, size_t *cursor, struct dns_stats_key *key,
 		    const struct dns_stats_val **val);
 
+/*
+ * Add v to the entry for k (created if absent): merging another table's
+ * entries, e.g. into a client's own table between its queries. 0, -ENOSPC
+ * (max_entries reached; counted as dropped_stats), -ENOMEM, -EINVAL.
+ */
+int dns_stats_add(struct dns_stats *s, const struct dns_stats_key *k, const struct dns_stats_val *v);
+
 /* Forget every statistics entry (after an export); open queries stay. */
 void dns_stats_reset(struct dns_stats *s);
 
