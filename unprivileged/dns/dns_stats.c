@@ -214,7 +214,7 @@ static size_t entry_bucket(const struct dns_stats *s, const struct dns_flow *f, 
 }
 
 /* The entry for the key (flow normalised), created if absent; NULL when refused (counted). */
-static struct dns_stats_val *entry_find(struct dns_stats *s, const struct dns_flow *flow,
+static struct dns_stats_val *stats_entry_find(struct dns_stats *s, const struct dns_flow *flow,
 					uint16_t qtype, const char *domain)
 {
 	size_t dlen = strlen(domain);
@@ -245,7 +245,7 @@ static struct dns_stats_val *entry_find(struct dns_stats *s, const struct dns_fl
 
 static struct dns_stats_val *entry_get(struct dns_stats *s, const struct inflight *q)
 {
-	return entry_find(s, &q->flow, q->qtype, q->domain);
+	return stats_entry_find(s, &q->flow, q->qtype, q->domain);
 }
 
 int dns_stats_add(struct dns_stats *s, const struct dns_stats_key *k, const struct dns_stats_val *v)
@@ -256,7 +256,7 @@ int dns_stats_add(struct dns_stats *s, const struct dns_stats_key *k, const stru
 	if (!s || !k || !v || !k->domain || !flow_norm(&k->flow, &nf) ||
 	    strnlen(k->domain, DNS_NAME_TEXT_MAX) >= DNS_NAME_TEXT_MAX)
 		return -EINVAL;
-	e = entry_find(s, &nf, k->qtype, k->domain);
+	e = stats_entry_find(s, &nf, k->qtype, k->domain);
 	if (!e)
 		return s->ctr.entries >= s->cfg.max_entries ? -ENOSPC : -ENOMEM;
 	for (int i = 0; i < DNS_STATS_RCODES; i++)
