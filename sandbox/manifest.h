@@ -99,7 +99,7 @@ int nw_manifest_verify(const struct nw_manifest *m, const int *fds);
  * a caller can say which entry is wrong. Returns 0 or -errno: -ENOTSOCK or
  * -EPROTOTYPE (socket roles), -EBADFD (not the BPF map / perf event the role
  * needs, or map type, key or value size off), -EACCES (NW_FD_F_RDONLY but
- * writable, or a forwarding socket whose peer is not of our own uid),
+ * writable, or a forwarding socket not connected to a peer of our own uid),
  * -EINVAL (unknown role or flag, socket not listening, or listening where a
  * connected socket belongs).
  */

@@ -578,7 +578,13 @@ static void test_verify_forward_socket(void **state)
 	assert_int_equal(nw_manifest_verify_entry(&e, fd), -EPROTOTYPE);
 	close(fd);
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	assert_int_equal(nw_manifest_verify_entry(&e, fd), -EINVAL);
+	assert_int_equal(nw_manifest_verify_entry(&e, fd), -EACCES); /* no peer */
+	{
+		struct sockaddr a = { .sa_family = AF_UNIX };
+		assert_int_equal(bind(fd, &a, sizeof(sa_family_t)), 0);
+		assert_int_equal(listen(fd, 1), 0);
+		assert_int_equal(nw_manifest_verify_entry(&e, fd), -EINVAL); /* listening */
+	}
 	close(fd);
 	/* never a packet socket (needs root to create) */
 	fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
