@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "client/nwclient.h"
+#include "client/ctl_dns.h"
 #include "proto/frame.h"
 
 enum {
@@ -48,6 +49,9 @@ static void usage(FILE *f)
 		"  conns   connections seen since this client id's previous query: active ones\n"
 		"          (with deltas) and those closed since; registers the id first\n"
 		"          unless --no-register\n"
+		"  dns     DNS queries seen since this client id's previous query, per client,\n"
+		"          server, protocol, domain and query type: answers by rcode, average\n"
+		"          latency of successful and failed answers, timeouts\n"
 		"  stats   the worker's counters, attach set and event mode\n"
 		"\n"
 		"options:\n"
@@ -150,6 +154,13 @@ static void conns_json(const char *client_id, const Netwarden__GetConnectionsRes
 		       c->last_seen_ns, c->merged ? c->merged : 1);
 		json_counters("monotonic", c->monotonic);
 		putchar(',');
+		printf("\"dns_names\":[");
+		for (size_t j = 0; j < c->n_dns_names; j++) {
+			if (j)
+				putchar(',');
+			json_str(c->dns_names[j]);
+		}
+		printf("],");
 		json_counters("last", c->last);
 		putchar('}');
 	}
@@ -158,12 +169,12 @@ static void conns_json(const char *client_id, const Netwarden__GetConnectionsRes
 
 /* ---- tables ---------------------------------------------------------------- */
 
-#define CONN_COLS 12
+#define CONN_COLS 13
 #define CELL_MAX 64
 
 static const char *const conn_heads[CONN_COLS] = {
 	"PROTO", "FAMILY", "LOCAL", "REMOTE", "DIRECTION", "PID", "NETNS",
-	"SENT", "RECV", "RETRANS", "RTT", "STATE",
+	"SENT", "RECV", "RETRANS", "RTT", "STATE", "DNS",
 };
 /* numbers right-aligned */
 static const bool conn_right[CONN_COLS] = {
@@ -200,6 +211,16 @@ static void conn_row(const Netwarden__Connection *c, char cells[CONN_COLS][CELL_
 	else
 		snprintf(cells[10], CELL_MAX, "%.1fms", c->rtt_us / 1000.0);
 	snprintf(cells[11], CELL_MAX, "%s", c->closed ? "closed" : "open");
+	cells[12][0] = '\0';
+	for (size_t j = 0, off = 0; j < c->n_dns_names && off + 1 < CELL_MAX; j++) {
+		const char *n = c->dns_names[j];
+
+		if (j)
+			cells[12][off++] = ',';
+		for (; n && *n && off + 1 < CELL_MAX; n++) /* printable ASCII only */
+			cells[12][off++] = *n >= 0x20 && *n < 0x7f ? *n : '?';
+		cells[12][off] = '\0';
+	}
 }
 
 static void print_row(char cells[CONN_COLS][CELL_MAX], const int *width)
@@ -402,6 +423,41 @@ static int cmd_conns(const struct opts *o, struct nw_client *c)
 	return rc;
 }
 
+/* dns: this client id's DNS statistics since its previous query (no Register needed). */
+static int cmd_dns(const struct opts *o, struct nw_client *c)
+{
+	Netwarden__Response *resp = NULL;
+	int err, rc;
+
+	err = nw_client_get_dns_stats(c, o->client_id, &resp);
+	if (err)
+		return call_failed(o, "GetDNSStats", err);
+	rc = check_response(o, "GetDNSStats", resp, NETWARDEN__RESPONSE__KIND_GET_DNS_STATS);
+	if (!rc && ctl_dns_print(o->client_id, resp->get_dns_stats, o->json)) {
+		fprintf(stderr, "netwardenctl: out of memory for GetDNSStats\n");
+		rc = EXIT_USAGE;
+	}
+	netwarden__response__free_unpacked(resp, NULL);
+	return rc;
+}
+
+/* The dns command from connecting to the last flush, as main does for the others. */
+static int run_dns(const struct opts *o)
+{
+	struct nw_client *c = nw_client_connect(o->socket, o->timeout_ms);
+	int rc;
+
+	if (!c)
+		return connect_failed(o, errno);
+	rc = cmd_dns(o, c);
+	nw_client_free(c);
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "netwardenctl: failed to write output: %s\n", strerror(errno));
+		return rc ? rc : EXIT_USAGE;
+	}
+	return rc;
+}
+
 static int cmd_stats(const struct opts *o, struct nw_client *c)
 {
 	Netwarden__Response *resp = NULL;
@@ -483,6 +539,13 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "help")) {
 		usage(stdout);
 		return EXIT_OK;
+	}
+	if (!strcmp(cmd, "dns")) {
+		if (!o.client_id[0]) {
+			fprintf(stderr, "netwardenctl: --client-id must not be empty\n");
+			return EXIT_USAGE;
+		}
+		return run_dns(&o);
 	}
 	if (strcmp(cmd, "conns") && strcmp(cmd, "stats")) {
 		fprintf(stderr, "netwardenctl: unknown command '");

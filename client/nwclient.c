@@ -168,6 +168,30 @@ int nw_client_get_stats(struct nw_client *c, Netwarden__Response **resp)
 	return nw_client_call(c, &req, resp);
 }
 
+int nw_client_get_dns_stats(struct nw_client *c, const char *client_id, Netwarden__Response **resp)
+{
+	Netwarden__Request req = NETWARDEN__REQUEST__INIT;
+	Netwarden__GetDNSStatsRequest r = NETWARDEN__GET_DNSSTATS_REQUEST__INIT;
+
+	r.client_id = (char *)client_id;
+	req.kind_case = NETWARDEN__REQUEST__KIND_GET_DNS_STATS;
+	req.get_dns_stats = &r;
+	return nw_client_call(c, &req, resp);
+}
+
+int nw_client_lookup_addresses(struct nw_client *c, const ProtobufCBinaryData *addrs, size_t n,
+			       Netwarden__Response **resp)
+{
+	Netwarden__Request req = NETWARDEN__REQUEST__INIT;
+	Netwarden__LookupAddressesRequest r = NETWARDEN__LOOKUP_ADDRESSES_REQUEST__INIT;
+
+	r.n_addrs = n;
+	r.addrs = (ProtobufCBinaryData *)addrs;
+	req.kind_case = NETWARDEN__REQUEST__KIND_LOOKUP_ADDRESSES;
+	req.lookup_addresses = &r;
+	return nw_client_call(c, &req, resp);
+}
+
 const char *nw_client_error_name(Netwarden__ErrorCode code)
 {
 	switch (code) {

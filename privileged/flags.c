@@ -32,6 +32,12 @@ void ldr_flags_usage(FILE *f)
 	      "  --events=ringbuf|perf      closed-connection channel (default ringbuf)\n"
 	      "  --ringbuf-wakeup-bytes=N   wake the worker when N bytes wait in the ring buffer\n"
 	      "                             (default 262144; 0: for every record)\n"
+	      "  --dns=on|off               DNS monitoring: a packet socket in the root network\n"
+	      "                             namespace with a filter for the DNS ports (default on)\n"
+	      "  --dns-ports=PORT[,PORT..]  DNS ports, source or destination (default 53; at most 8)\n"
+	      "  --dns-filter=ebpf|classic  ebpf (default): a socket filter copies DNS messages to\n"
+	      "                             a ring buffer; classic: a classic BPF filter, and the\n"
+	      "                             loader forwards the packets to the worker unparsed\n"
 	      "  --rpc-socket=PATH          default " LDR_DEFAULT_SOCKET "\n"
 	      "  --rpc-group=NAME|GID       group owning the socket and its directory (default 0)\n"
 	      "  --allow-uid=UID[,UID..]    RPC peers allowed besides root\n"
@@ -159,10 +165,12 @@ static int parse_socket_path(struct ldr_config *cfg, const char *s, char *err, s
 enum {
 	OPT_ATTACH = 256, OPT_EVENTS, OPT_SOCKET, OPT_GROUP, OPT_ALLOW_UID, OPT_ALLOW_GID,
 	OPT_WORKER_USER, OPT_WORKER, OPT_TEST_HOOKS, OPT_CONFIG, OPT_RB_WAKEUP,
+	OPT_DNS, OPT_DNS_PORTS, OPT_DNS_FILTER,
 	OPT_LIMIT, /* OPT_LIMIT + enum nw_limit */
 };
 
-#define N_BASE_OPTIONS 13
+/* every OPT_ value below OPT_LIMIT has an entry, plus -v and -h */
+#define N_BASE_OPTIONS (OPT_LIMIT - OPT_ATTACH + 2)
 /* the fixed options, then one per limit (filled in by options_init), then the end */
 static struct option options[N_BASE_OPTIONS + NW_LIMIT_COUNT + 1] = {
 	{ "attach", required_argument, NULL, OPT_ATTACH },
@@ -176,6 +184,9 @@ static struct option options[N_BASE_OPTIONS + NW_LIMIT_COUNT + 1] = {
 	{ "test-hooks", no_argument, NULL, OPT_TEST_HOOKS },
 	{ "config", required_argument, NULL, OPT_CONFIG },
 	{ "ringbuf-wakeup-bytes", required_argument, NULL, OPT_RB_WAKEUP },
+	{ "dns", required_argument, NULL, OPT_DNS },
+	{ "dns-ports", required_argument, NULL, OPT_DNS_PORTS },
+	{ "dns-filter", required_argument, NULL, OPT_DNS_FILTER },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 };
@@ -229,6 +240,34 @@ static int parse_limit(struct ldr_config *cfg, enum nw_limit id, const char *s, 
 	return fail(err, errlen, "invalid --%s value '%s' (expected %s)", d->flag, s, expect);
 }
 
+/* "53,5353": 1 to LDR_DNS_MAX_PORTS ports, each 1-65535, no duplicates. */
+static int parse_dns_ports(struct ldr_config *cfg, const char *s, char *err, size_t errlen)
+{
+	uint16_t ports[LDR_DNS_MAX_PORTS];
+	size_t n = 0;
+
+	for (const char *p = s;;) {
+		size_t len = strcspn(p, ",");
+		uint32_t v;
+
+		if (parse_id(p, len, &v) || v < 1 || v > 65535)
+			return fail(err, errlen, "invalid --dns-ports value '%s' (expected ports 1-65535 "
+				    "separated by commas)", s);
+		for (size_t i = 0; i < n; i++)
+			if (ports[i] == v)
+				return fail(err, errlen, "--dns-ports lists port %u twice", v);
+		if (n >= LDR_DNS_MAX_PORTS)
+			return fail(err, errlen, "too many --dns-ports (at most %d)", LDR_DNS_MAX_PORTS);
+		ports[n++] = (uint16_t)v;
+		if (!p[len])
+			break;
+		p += len + 1;
+	}
+	memcpy(cfg->dns_ports, ports, sizeof(ports));
+	cfg->n_dns_ports = n;
+	return 0;
+}
+
 /* One option with its value, from the command line or the config file. */
 static int apply_option(struct ldr_config *cfg, int c, const char *arg, struct source *src,
 			char *err, size_t errlen)
@@ -252,6 +291,18 @@ static int apply_option(struct ldr_config *cfg, int c, const char *arg, struct s
 		cfg->rb_wakeup_bytes = v;
 		return 0;
 	}
+	case OPT_DNS:
+		if (strcmp(arg, "on") && strcmp(arg, "off"))
+			return fail(err, errlen, "invalid --dns value '%s' (expected on or off)", arg);
+		cfg->dns_off = !strcmp(arg, "off");
+		return 0;
+	case OPT_DNS_PORTS:
+		return parse_dns_ports(cfg, arg, err, errlen);
+	case OPT_DNS_FILTER:
+		if (strcmp(arg, "ebpf") && strcmp(arg, "classic"))
+			return fail(err, errlen, "invalid --dns-filter value '%s' (expected ebpf or classic)", arg);
+		cfg->dns_classic = !strcmp(arg, "classic");
+		return 0;
 	case OPT_SOCKET:
 		return parse_socket_path(cfg, arg, err, errlen);
 	case OPT_GROUP:
@@ -420,6 +471,8 @@ static void set_defaults(struct ldr_config *cfg)
 	cfg->worker_gid = 65534;
 	nw_limits_default(&cfg->limits);
 	cfg->rb_wakeup_bytes = LDR_RINGBUF_WAKEUP_BYTES;
+	cfg->dns_ports[0] = 53;
+	cfg->n_dns_ports = 1;
 }
 
 /*

@@ -36,6 +36,11 @@ enum ldr_set {
 #define LDR_RINGBUF_WAKEUP_BYTES (LDR_RINGBUF_BYTES / 4)
 #define LDR_PERF_WATERMARK_DIV 4   /* perf: wake at 1/4 of a CPU's buffer */
 
+#define LDR_DNS_MAX_PORTS 8        /* NW_PKT_MAX_PORTS (bpf/capture.h) */
+#define LDR_PKT_RING_BYTES (1024 * 1024)
+/* the DNS ring wakes the worker at a quarter full; else its timer drains it */
+#define LDR_PKT_WAKEUP_BYTES (LDR_PKT_RING_BYTES / 4)
+
 enum { LDR_EXIT_OK = 0, LDR_EXIT_FAIL = 1, LDR_EXIT_USAGE = 2 };
 
 struct ldr_config {
@@ -56,6 +61,10 @@ struct ldr_config {
 	bool help;
 	struct nw_limits limits;      /* --max-*, --*-timeout, --client-expiry or the config file */
 	const char *config_path;      /* --config, NULL if none */
+	bool dns_off;                 /* --dns=off */
+	bool dns_classic;             /* --dns-filter=classic */
+	uint16_t dns_ports[LDR_DNS_MAX_PORTS]; /* --dns-ports (default 53) */
+	size_t n_dns_ports;
 	char worker_path_buf[LDR_PATH_MAX]; /* worker_path when it came from the config file */
 };
 
@@ -121,6 +130,11 @@ struct ldr_fdset {
 	int closed_batch_rdonly;  /* perf mode only, else -1 */
 	int perf[NW_MANIFEST_MAX_FDS];
 	size_t nperf;
+	/* DNS capture, at most one of the two; fds 0-2 are stdio in the loader,
+	 * so 0 (a zeroed set) means none, as does -1 */
+	int pkt_ring;             /* eBPF mode: nw_pkt_rb */
+	int pkt_tel_rdonly;       /* eBPF mode: nw_pkt_tel */
+	int pkt_fwd;              /* classic mode: the worker's end of the forwarding pair */
 };
 int ldr_manifest_build(const struct ldr_fdset *s, struct nw_manifest *m, int *fds);
 
@@ -133,8 +147,39 @@ struct ldr_worker {
 	int ctl_fd;               /* loader end of the control socket, -1 if none */
 	uint64_t started_ms;
 	unsigned int backoff_ms;  /* next restart delay */
+	/* another fd served while supervising (classic DNS capture), when pump is set */
+	int pump_fd;
+	void (*pump)(void *ctx);
+	void *pump_ctx;
 };
 int ldr_worker_start(struct ldr_worker *w);
+
+/* capture.c: the DNS packet socket in the root netns and its filter */
+struct ldr_capture_cfg {
+	uint16_t ports[LDR_DNS_MAX_PORTS];
+	size_t nports;
+	bool classic;             /* classic BPF filter + forwarding instead of eBPF + ring */
+	uint32_t ring_bytes;      /* eBPF mode: nw_pkt_rb size (power of two, pages) */
+	uint32_t wakeup_bytes;    /* eBPF mode: wake the worker when this much waits */
+};
+struct ldr_capture;
+struct ldr_dnsfwd;
+/* NULL + errno, with the failing step in what */
+struct ldr_capture *ldr_capture_start(const struct ldr_capture_cfg *cfg, char *what, size_t len);
+void ldr_capture_destroy(struct ldr_capture *c); /* accepts NULL */
+int ldr_capture_ring_fd(const struct ldr_capture *c); /* borrowed, or -ENOENT (classic) */
+int ldr_capture_tel_fd(const struct ldr_capture *c);  /* borrowed, read-only, or -ENOENT */
+struct ldr_dnsfwd *ldr_capture_fwd(const struct ldr_capture *c); /* classic mode, else NULL */
+
+/* dnsfwd.c: classic filter, and forwarding its packets unparsed to the worker */
+struct sock_filter;
+int ldr_dnsfwd_filter(const uint16_t *ports, size_t n, struct sock_filter *out, size_t max);
+struct ldr_dnsfwd *ldr_dnsfwd_new(int pkt_fd, const uint16_t *ports, size_t nports, int *err);
+void ldr_dnsfwd_free(struct ldr_dnsfwd *f);
+int ldr_dnsfwd_worker_fd(const struct ldr_dnsfwd *f);
+int ldr_dnsfwd_poll_fd(const struct ldr_dnsfwd *f);
+int ldr_dnsfwd_pump(struct ldr_dnsfwd *f); /* packets moved */
+uint64_t ldr_dnsfwd_forwarded(const struct ldr_dnsfwd *f);
 
 /* supervise.c */
 int ldr_signals_block(void);                          /* signalfd or -errno */

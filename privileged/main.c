@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <bpf/libbpf.h>
 #include "conn.h"
+#include "capture.h"
 #include "privileged/loader.h"
 
 struct loader {
@@ -22,6 +23,7 @@ struct loader {
 	int sigfd;
 	int cgroup_fd;
 	struct ldr_bpf *bpf;
+	struct ldr_capture *capture; /* DNS; NULL with --dns=off */
 	enum ldr_set set;
 	struct ldr_fdset fds;
 	bool socket_created;
@@ -207,6 +209,48 @@ static int build_fdset(struct loader *l)
 	return 0;
 }
 
+/* DNS monitoring: the packet socket in the root netns with its filter. */
+static int start_dns(struct loader *l)
+{
+	struct ldr_capture_cfg c = {
+		.nports = l->cfg.n_dns_ports, .classic = l->cfg.dns_classic,
+		.ring_bytes = LDR_PKT_RING_BYTES, .wakeup_bytes = LDR_PKT_WAKEUP_BYTES,
+	};
+	char what[96] = "", ports[LDR_DNS_MAX_PORTS * 6 + 1] = "";
+	size_t off = 0;
+	int err;
+
+	if (l->cfg.dns_off) {
+		ldr_debug("dns: monitoring off (--dns=off): no packet socket");
+		return 0;
+	}
+	memcpy(c.ports, l->cfg.dns_ports, sizeof(c.ports));
+	for (size_t i = 0; i < c.nports; i++)
+		off += (size_t)snprintf(ports + off, sizeof(ports) - off, "%s%u", i ? "," : "", c.ports[i]);
+	l->capture = ldr_capture_start(&c, what, sizeof(what));
+	if (!l->capture) {
+		err = -errno;
+		ldr_log("failed to %s for DNS monitoring: %s (--dns=off runs without it)", what,
+			strerror(-err));
+		return err;
+	}
+	if (c.classic) {
+		l->fds.pkt_fwd = ldr_dnsfwd_worker_fd(ldr_capture_fwd(l->capture));
+	} else {
+		l->fds.pkt_ring = ldr_capture_ring_fd(l->capture);
+		l->fds.pkt_tel_rdonly = ldr_capture_tel_fd(l->capture);
+	}
+	ldr_log("dns: packet socket in the root network namespace, ports %s, %s", ports,
+		c.classic ? "classic filter (packets forwarded to the worker by the loader)" :
+			    "eBPF socket filter (DNS messages to the ring buffer " NW_MAP_PKT_RB ")");
+	return 0;
+}
+
+static void pump_dns(void *ctx)
+{
+	ldr_dnsfwd_pump(ctx);
+}
+
 static int start_worker(struct loader *l)
 {
 	int err;
@@ -222,6 +266,11 @@ static int start_worker(struct loader *l)
 		.path = l->worker_path, .argv = l->args.argv, .manifest = &l->manifest,
 		.fds = l->manifest_fds, .ctl_fd = -1,
 	};
+	if (ldr_capture_fwd(l->capture)) {
+		l->worker.pump = pump_dns;
+		l->worker.pump_ctx = ldr_capture_fwd(l->capture);
+		l->worker.pump_fd = ldr_dnsfwd_poll_fd(l->worker.pump_ctx);
+	}
 	err = ldr_worker_start(&l->worker);
 	if (err)
 		ldr_log("failed to start worker %s: %s", l->worker_path, strerror(-err));
@@ -258,6 +307,8 @@ static int setup(struct loader *l)
 	if (!err)
 		err = build_fdset(l);
 	if (!err)
+		err = start_dns(l);
+	if (!err)
 		err = start_worker(l);
 	return err;
 }
@@ -268,6 +319,7 @@ static void teardown(struct loader *l)
 
 	ldr_worker_stop(&l->worker, l->sigfd);
 	ldr_bpf_destroy(l->bpf);
+	ldr_capture_destroy(l->capture);
 	for (size_t i = 0; i < l->fds.nperf; i++)
 		close(l->fds.perf[i]);
 	if (l->fds.telemetry_rdonly >= 0)

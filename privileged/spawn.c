@@ -52,6 +52,13 @@ int ldr_manifest_build(const struct ldr_fdset *s, struct nw_manifest *m, int *fd
 		err = add(m, fds, s->perf[cpu], NW_FD_CLOSED_PERF, 0, (uint32_t)cpu);
 	if (!err && !ringbuf)
 		err = add(m, fds, s->closed_batch_rdonly, NW_FD_CLOSED_BATCH, NW_FD_F_RDONLY, 0);
+	/* DNS capture: the ring with its counters, or the forwarding socket */
+	if (!err && s->pkt_ring > STDERR_FILENO)
+		err = add(m, fds, s->pkt_ring, NW_FD_PKT_RINGBUF, 0, 0);
+	if (!err && s->pkt_ring > STDERR_FILENO)
+		err = add(m, fds, s->pkt_tel_rdonly, NW_FD_PKT_TELEMETRY, NW_FD_F_RDONLY, 0);
+	if (!err && s->pkt_fwd > STDERR_FILENO)
+		err = add(m, fds, s->pkt_fwd, NW_FD_PKT_FORWARD, 0, 0);
 	if (err)
 		m->hdr.count = 0;
 	return err;

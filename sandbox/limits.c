@@ -33,6 +33,12 @@ const struct nw_limit_def nw_limit_defs[NW_LIMIT_COUNT] = {
 				      "HTTP stats keys per client" },
 	[NW_LIMIT_MAX_KAFKA_STATS] = { "max_kafka_stats", "max-kafka-stats", false, 10000, 1, BIG,
 				       "Kafka stats keys per client" },
+	[NW_LIMIT_DNS_TIMEOUT] = { "dns_timeout", "dns-timeout", true, 15 * SEC, 100, 10 * MIN,
+				   "count a DNS query unanswered this long as a timeout" },
+	[NW_LIMIT_MAX_DNS_INFLIGHT] = { "max_dns_inflight", "max-dns-inflight", false, 10000, 1, BIG,
+					"DNS queries waiting for their response" },
+	[NW_LIMIT_MAX_DNS_CACHE_IPS] = { "max_dns_cache_ips", "max-dns-cache-ips", false, 100000, 1,
+					 BIG, "addresses in the reverse DNS cache" },
 };
 
 void nw_limits_default(struct nw_limits *l)

@@ -28,6 +28,9 @@ enum nw_limit {
 	NW_LIMIT_MAX_DNS_STATS,       /* DNS stats keys per client */
 	NW_LIMIT_MAX_HTTP_STATS,      /* HTTP stats keys per client */
 	NW_LIMIT_MAX_KAFKA_STATS,     /* Kafka stats keys per client */
+	NW_LIMIT_DNS_TIMEOUT,         /* ms: a DNS query unanswered this long is a timeout */
+	NW_LIMIT_MAX_DNS_INFLIGHT,    /* DNS queries waiting for their response */
+	NW_LIMIT_MAX_DNS_CACHE_IPS,   /* addresses in the reverse DNS cache */
 	NW_LIMIT_COUNT,
 };
 

@@ -12,6 +12,7 @@
 #include <bpf/bpf.h>
 
 #include "unprivileged/worker.h"
+#include "unprivileged/dns_rpc.h"
 
 #define STATS_MAX 256
 
@@ -131,6 +132,7 @@ struct conn_slot {
 	Netwarden__Connection c;
 	Netwarden__Counters mono, last;
 	uint8_t saddr[16], daddr[16];
+	const char *dns_names[WORKER_DNS_NAMES_MAX]; /* the DNS cache's strings */
 };
 
 struct conns_arena {
@@ -209,6 +211,7 @@ static void handle_get_connections(struct worker *w, const Netwarden__GetConnect
 	}
 	/* a failed or partial scan still answers with what it has (counted) */
 	worker_refresh(w, &active, &n_active);
+	worker_dns_drain(w->dns); /* names learnt just before a connection was made */
 	now = worker_now_ns();
 	err = state_get_delta(w->state, req->client_id, now, active, n_active, &v, &n);
 	if (err == -ENOENT) {
@@ -232,6 +235,9 @@ static void handle_get_connections(struct worker *w, const Netwarden__GetConnect
 	netwarden__get_connections_response__init(&a->r);
 	for (size_t i = 0; i < n; i++) {
 		fill_conn(&a->slots[i], &v[i], intra[i]);
+		a->slots[i].c.n_dns_names = worker_dns_names(w->dns, &v[i].conn.tup, a->slots[i].dns_names,
+							     WORKER_DNS_NAMES_MAX);
+		a->slots[i].c.dns_names = (char **)a->slots[i].dns_names;
 		a->ptrs[i] = &a->slots[i].c;
 	}
 	a->r.n_conns = n;
@@ -260,6 +266,11 @@ static void add(struct stats_arena *a, const char *name, uint64_t value)
 	s->name = (char *)name;
 	s->value = value;
 	a->ptrs[a->r.n_stats++] = s;
+}
+
+static void add_dns(void *ctx, const char *name, uint64_t value)
+{
+	add(ctx, name, value);
 }
 
 static const char *const tel_names[NW_TEL_MAX] = {
@@ -360,6 +371,7 @@ static void handle_get_stats(struct worker *w, Netwarden__Response *resp)
 	add(a, "rpc_requests", rs.requests);
 	add(a, "rpc_timeouts", rs.timeouts);
 	add(a, "seccomp_allowlist_syscalls", w->seccomp_syscalls);
+	worker_dns_stats(w->dns, add_dns, a);
 	for (uint32_t i = 0; i < NW_TEL_MAX; i++) {
 		uint64_t v = 0;
 		if (!tel_names[i])
@@ -376,6 +388,44 @@ static void handle_get_stats(struct worker *w, Netwarden__Response *resp)
 	a->r.clients = state_clients(w->state);
 	resp->kind_case = NETWARDEN__RESPONSE__KIND_GET_STATS;
 	resp->get_stats = &a->r;
+}
+
+/* ---- GetDNSStats, LookupAddresses (dns_rpc.c) ------------------------------ */
+
+static void handle_dns_stats(struct worker *w, const Netwarden__GetDNSStatsRequest *req,
+			     Netwarden__Response *resp)
+{
+	int err;
+
+	if (!req || !req->client_id || !req->client_id[0]) {
+		set_error(resp, NETWARDEN__ERROR_CODE__ERROR_BAD_REQUEST, "empty client_id");
+		return;
+	}
+	err = dns_rpc_stats(w->dns, req->client_id, &resp->get_dns_stats);
+	if (err) {
+		set_error(resp, err == -EINVAL ? NETWARDEN__ERROR_CODE__ERROR_BAD_REQUEST :
+				err == -ENOSPC ? NETWARDEN__ERROR_CODE__ERROR_BUSY :
+						 NETWARDEN__ERROR_CODE__ERROR_INTERNAL,
+			  err == -EINVAL ? "client_id must be 1-128 printable bytes" :
+			  err == -ENOSPC ? "too many DNS clients" : "out of memory");
+		return;
+	}
+	resp->kind_case = NETWARDEN__RESPONSE__KIND_GET_DNS_STATS;
+}
+
+static void handle_lookup(struct worker *w, const Netwarden__LookupAddressesRequest *req,
+			  Netwarden__Response *resp)
+{
+	int err = dns_rpc_lookup(w->dns, req, &resp->lookup_addresses);
+
+	if (err) {
+		set_error(resp, err == -EINVAL ? NETWARDEN__ERROR_CODE__ERROR_BAD_REQUEST :
+						 NETWARDEN__ERROR_CODE__ERROR_INTERNAL,
+			  err == -EINVAL ? "addresses must be 4 or 16 bytes, at most 1024 of them" :
+					   "out of memory");
+		return;
+	}
+	resp->kind_case = NETWARDEN__RESPONSE__KIND_LOOKUP_ADDRESSES;
 }
 
 void worker_handle(void *ctx, const struct ucred *peer, const Netwarden__Request *req,
@@ -396,6 +446,12 @@ void worker_handle(void *ctx, const struct ucred *peer, const Netwarden__Request
 		break;
 	case NETWARDEN__REQUEST__KIND_GET_STATS:
 		handle_get_stats(w, resp);
+		break;
+	case NETWARDEN__REQUEST__KIND_GET_DNS_STATS:
+		handle_dns_stats(w, req->get_dns_stats, resp);
+		break;
+	case NETWARDEN__REQUEST__KIND_LOOKUP_ADDRESSES:
+		handle_lookup(w, req->lookup_addresses, resp);
 		break;
 	default:
 		set_error(resp, NETWARDEN__ERROR_CODE__ERROR_BAD_REQUEST, "empty request");
@@ -420,6 +476,12 @@ void worker_release(void *ctx, Netwarden__Response *resp)
 		break;
 	case NETWARDEN__RESPONSE__KIND_GET_STATS:
 		free(resp->get_stats); /* struct stats_arena */
+		break;
+	case NETWARDEN__RESPONSE__KIND_GET_DNS_STATS:
+		free(resp->get_dns_stats); /* dns_rpc.c's arena */
+		break;
+	case NETWARDEN__RESPONSE__KIND_LOOKUP_ADDRESSES:
+		free(resp->lookup_addresses);
 		break;
 	default:
 		break;

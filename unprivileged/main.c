@@ -233,6 +233,31 @@ static int receive_manifest(struct worker *w)
 	return 0;
 }
 
+/* The DNS capture the loader passed: its ring and counters, or its forwarding socket. */
+static int receive_dns(struct worker *w)
+{
+	struct worker_dns_cfg c = { .ring_fd = -1, .tel_fd = -1, .fwd_fd = -1, .limits = &w->limits };
+	int err;
+
+	for (int i = 0; i < w->n_fds; i++) {
+		switch (w->m.entries[i].role) {
+		case NW_FD_PKT_RINGBUF: c.ring_fd = w->fds[i]; break;
+		case NW_FD_PKT_TELEMETRY: c.tel_fd = w->fds[i]; break;
+		case NW_FD_PKT_FORWARD: c.fwd_fd = w->fds[i]; break;
+		default: break;
+		}
+	}
+	if (c.ring_fd < 0 && c.fwd_fd < 0)
+		return 0; /* --dns=off */
+	w->dns = worker_dns_new(&c);
+	if (!w->dns) {
+		err = -errno;
+		logf_("failed to set up DNS monitoring: %s", strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
 static void on_signal(struct ev_handler *h, uint32_t events)
 {
 	struct worker *w = (struct worker *)((char *)h - offsetof(struct worker, sig_h));
@@ -292,6 +317,7 @@ static void on_timer(struct ev_handler *h, uint32_t events)
 		return;
 	rpc_server_tick(w->rpc, mono_ms());
 	state_tick(w->state, now);
+	worker_dns_tick(w->dns);
 	events_drain(w->events); /* perf wakeups may lag; closed events go to clients */
 	if (keymap_len(w->released) || now - w->last_housekeeping_ns > housekeeping_ns(w)) {
 		/* sweep released sockets and closed entries even when nobody asks */
@@ -310,6 +336,9 @@ static int setup_loop(struct worker *w)
 	int err;
 
 	signal(SIGPIPE, SIG_IGN);
+	err = receive_dns(w); /* before seccomp: its tables' keys come from getrandom */
+	if (err)
+		return err;
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
@@ -330,6 +359,9 @@ static int setup_loop(struct worker *w)
 	if ((err = evloop_add(w->loop, &w->sig_h, EPOLLIN)) ||
 	    (err = evloop_add(w->loop, &w->timer_h, EPOLLIN)) ||
 	    (err = events_attach(w->events, w->loop)))
+		return err;
+	err = worker_dns_attach(w->dns, w->loop);
+	if (err)
 		return err;
 	memset(&info, 0, sizeof(info));
 	if (bpf_obj_get_info_by_fd(w->conns_fd, &info, &len))
@@ -365,6 +397,7 @@ static int confine(struct worker *w)
 	keep[n++] = w->sig_h.fd;
 	keep[n++] = w->timer_h.fd;
 	n += events_fds(w->events, keep + n, sizeof(keep) / sizeof(keep[0]) - n);
+	n += worker_dns_fds(w->dns, keep + n, sizeof(keep) / sizeof(keep[0]) - n);
 	/* the control socket (fd 3) is not kept: the worker never talks back */
 	p = (struct nw_privdrop){ .uid = w->uid, .gid = w->gid, .keep_fds = keep, .n_keep = n };
 	err = nw_privdrop_apply(&p, &step);
@@ -424,5 +457,6 @@ int main(int argc, char **argv)
 	}
 	rpc_server_free(w.rpc);
 	events_free(w.events);
+	worker_dns_free(w.dns);
 	return 0;
 }

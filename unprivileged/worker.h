@@ -13,6 +13,7 @@
 #include "sandbox/manifest.h"
 #include "sandbox/limits.h"
 #include "unprivileged/conntrack.h"
+#include "unprivileged/dns_worker.h"
 #include "unprivileged/events.h"
 #include "unprivileged/evloop.h"
 #include "unprivileged/keymap.h"
@@ -55,6 +56,7 @@ struct worker {
 	struct conntrack *ct;
 	struct state *state;
 	struct keymap *released; /* cookie -> nothing: sweep pending */
+	struct worker_dns *dns;  /* DNS, NULL when the loader passed no capture (--dns=off) */
 	struct nw_conn *active;  /* the last refresh's active connections */
 	size_t cap_active;
 	struct ev_handler sig_h, timer_h;

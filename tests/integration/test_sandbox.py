@@ -60,7 +60,8 @@ def check_confined(pid, what):
                                           "anon_inode:bpf-link")]
     tap.ok(not progs, "%s: holds no BPF program or link fd" % what, progs)
     tel = [r for r in table if r[2].startswith("array ")]
-    tap.ok(len(tel) == 1 and tel[0][3] == "r", "%s: the telemetry map fd is read-only" % what, tel)
+    tap.ok(tel and all(r[3] == "r" for r in tel),
+           "%s: every array map fd (telemetry, DNS capture counters) is read-only" % what, tel)
     tap.ok(any(t.startswith("socket:") for t in fds.values())
            and any(t == "anon_inode:bpf-map" for t in fds.values()),
            "%s: holds the passed sockets and BPF map fds" % what, fds)

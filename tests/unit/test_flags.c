@@ -253,7 +253,8 @@ static void test_set_names(void **state)
 	"--client-expiry=120000ms", "--max-clients=64", "--max-tracked-connections=65536",   \
 		"--max-closed-buffered=50000", "--max-client-stats=75000",                     \
 		"--tcp-idle-timeout=120000ms", "--udp-idle-timeout=30000ms",                   \
-		"--max-dns-stats=20000", "--max-http-stats=10000", "--max-kafka-stats=10000"
+		"--max-dns-stats=20000", "--max-http-stats=10000", "--max-kafka-stats=10000",  \
+		"--dns-timeout=15000ms", "--max-dns-inflight=10000", "--max-dns-cache-ips=100000"
 
 static void assert_argv(char *const *got, const char *const *want)
 {
@@ -291,7 +292,8 @@ static void test_worker_args(void **state)
 		"--attach-set=tracepoint", "--event-mode=ringbuf", "--client-expiry=3000ms",
 		"--max-clients=64", "--max-tracked-connections=65536", "--max-closed-buffered=5",
 		"--max-client-stats=75000", "--tcp-idle-timeout=120000ms", "--udp-idle-timeout=3600000ms",
-		"--max-dns-stats=20000", "--max-http-stats=10000", "--max-kafka-stats=10000", NULL });
+		"--max-dns-stats=20000", "--max-http-stats=10000", "--max-kafka-stats=10000",
+		"--dns-timeout=15000ms", "--max-dns-inflight=10000", "--max-dns-cache-ips=100000", NULL });
 
 	/* the largest argv there can be still fits */
 	ou = (size_t)snprintf(many_uid, sizeof(many_uid), "--allow-uid=");
@@ -311,7 +313,7 @@ static void test_worker_args(void **state)
 	assert_string_equal(wa.argv[4], "--attach-set=fentry");
 	assert_string_equal(wa.argv[6], "--test-hooks");
 	assert_string_equal(wa.argv[7], "--client-expiry=86400000ms");
-	assert_string_equal(wa.argv[7 + NW_LIMIT_COUNT - 1], "--max-kafka-stats=4194304");
+	assert_string_equal(wa.argv[7 + NW_LIMIT_COUNT - 1], "--max-dns-cache-ips=4194304");
 	assert_null(wa.argv[7 + NW_LIMIT_COUNT]);
 }
 

@@ -33,6 +33,33 @@ unsigned int rpc_server_clients(const struct rpc_server *srv)
 	return 1;
 }
 
+/* DNS is off here (w->dns NULL): what handlers.c calls of it answers as when off. */
+void worker_dns_drain(struct worker_dns *d)
+{
+}
+
+size_t worker_dns_names(struct worker_dns *d, const struct nw_conn_tuple *t, const char **names,
+			size_t max)
+{
+	return 0;
+}
+
+void worker_dns_stats(struct worker_dns *d, void (*add)(void *ctx, const char *name, uint64_t v),
+		      void *ctx)
+{
+}
+
+int dns_rpc_stats(struct worker_dns *d, const char *client_id, Netwarden__GetDNSStatsResponse **out)
+{
+	return -ENOMEM;
+}
+
+int dns_rpc_lookup(struct worker_dns *d, const Netwarden__LookupAddressesRequest *req,
+		   Netwarden__LookupAddressesResponse **out)
+{
+	return -ENOMEM;
+}
+
 struct fixture {
 	struct worker w;
 	int rb_fd;
