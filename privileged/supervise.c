@@ -125,7 +125,9 @@ int ldr_supervise(struct ldr_worker *w, int sigfd)
 	unsigned int restarts = 0;
 
 	for (;;) {
-		struct pollfd pfd = { .fd = sigfd, .events = POLLIN };
+		/* and the classic DNS capture's packet socket, when there is one */
+		struct pollfd pfd[2] = { { .fd = sigfd, .events = POLLIN },
+					 { .fd = w->pump ? w->pump_fd : -1, .events = POLLIN } };
 		struct signalfd_siginfo si;
 		int timeout = -1;
 
@@ -138,11 +140,13 @@ int ldr_supervise(struct ldr_worker *w, int sigfd)
 			}
 			timeout = restart_at - now > INT_MAX ? INT_MAX : (int)(restart_at - now);
 		}
-		if (poll(&pfd, 1, timeout) < 0) {
+		if (poll(pfd, 2, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno;
 		}
+		if (pfd[1].revents)
+			w->pump(w->pump_ctx);
 		while (read(sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 			switch (si.ssi_signo) {
 			case SIGTERM:

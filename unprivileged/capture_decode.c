@@ -24,7 +24,7 @@ struct l3 {
 	uint8_t proto;
 };
 
-static uint16_t get16(const uint8_t *p)
+static uint16_t be16_at(const uint8_t *p)
 {
 	return (uint16_t)(p[0] << 8 | p[1]);
 }
@@ -37,12 +37,12 @@ static int ipv4(const uint8_t *p, size_t len, size_t off, struct nw_pkt_hdr *h, 
 	if (len < off + 20)
 		return -EBADMSG;
 	ihl = (size_t)(p[off] & 0xf) * 4;
-	tot = get16(p + off + 2);
+	tot = be16_at(p + off + 2);
 	if (p[off] >> 4 != 4 || ihl < 20 || tot < ihl)
 		return -EBADMSG;
 	if (p[off + 9] != PROTO_UDP && p[off + 9] != PROTO_TCP)
 		return -ENODATA;
-	frag = get16(p + off + 6);
+	frag = be16_at(p + off + 6);
 	if (frag & 0x1fff)
 		return -ENODATA;
 	if (frag & 0x2000)
@@ -63,7 +63,7 @@ static int ipv6(const uint8_t *p, size_t len, size_t off, struct nw_pkt_hdr *h, 
 
 	if (len < off + 40 || p[off] >> 4 != 6)
 		return -EBADMSG;
-	end = off + 40 + get16(p + off + 4);
+	end = off + 40 + be16_at(p + off + 4);
 	nh = p[off + 6];
 	memcpy(h->saddr, p + off + 8, 16);
 	memcpy(h->daddr, p + off + 24, 16);
@@ -72,7 +72,7 @@ static int ipv6(const uint8_t *p, size_t len, size_t off, struct nw_pkt_hdr *h, 
 		if (len < off + (nh == 44 ? 8 : 2))
 			return -EBADMSG;
 		if (nh == 44) {
-			uint16_t fo = get16(p + off + 2);
+			uint16_t fo = be16_at(p + off + 2);
 
 			if (fo & 0xfff8)
 				return -ENODATA;
@@ -109,7 +109,7 @@ int capture_decode(const uint8_t *pkt, size_t len, uint16_t protocol, struct nw_
 	for (int i = 0; i < VLAN_MAX_TAGS && (protocol == ETH_P_8021Q || protocol == ETH_P_8021AD); i++) {
 		if (len < off + 4)
 			return -EBADMSG;
-		protocol = get16(pkt + off + 2);
+		protocol = be16_at(pkt + off + 2);
 		off += 4;
 		h->flags |= NW_PKT_F_VLAN;
 	}
@@ -123,14 +123,14 @@ int capture_decode(const uint8_t *pkt, size_t len, uint16_t protocol, struct nw_
 		return rc;
 	if (len < l.l4_off + 4)
 		return -EBADMSG;
-	h->sport = get16(pkt + l.l4_off);
-	h->dport = get16(pkt + l.l4_off + 2);
+	h->sport = be16_at(pkt + l.l4_off);
+	h->dport = be16_at(pkt + l.l4_off + 2);
 	end = l.l4_end < len ? l.l4_end : len;
 	if (l.proto == PROTO_UDP) {
-		if (len < l.l4_off + 8 || get16(pkt + l.l4_off + 4) < 8)
+		if (len < l.l4_off + 8 || be16_at(pkt + l.l4_off + 4) < 8)
 			return -EBADMSG;
 		poff = l.l4_off + 8;
-		orig = get16(pkt + l.l4_off + 4) - 8u;
+		orig = be16_at(pkt + l.l4_off + 4) - 8u;
 	} else {
 		size_t doff;
 
@@ -140,7 +140,7 @@ int capture_decode(const uint8_t *pkt, size_t len, uint16_t protocol, struct nw_
 		orig = end > poff ? end - poff : 0;
 		if (!orig)
 			return -ENODATA;
-		h->tcp_seq = (uint32_t)get16(pkt + l.l4_off + 4) << 16 | get16(pkt + l.l4_off + 6);
+		h->tcp_seq = (uint32_t)be16_at(pkt + l.l4_off + 4) << 16 | be16_at(pkt + l.l4_off + 6);
 		h->tcp_flags = pkt[l.l4_off + 13];
 	}
 	avail = end > poff ? end - poff : 0;

@@ -22,7 +22,7 @@ struct stats_arena {
 	char *domains; /* copies: the client's table is emptied before the answer is sent */
 };
 
-static size_t ip_len(const struct dns_ip *ip)
+static size_t dns_addr_len(const struct dns_ip *ip)
 {
 	return ip->family == AF_INET ? 4 : 16;
 }
@@ -35,8 +35,8 @@ static void fill(struct stat_slot *sl, const struct dns_stats_key *k, const stru
 	netwarden__dnsstat__init(s);
 	memcpy(sl->client, k->flow.client.addr, 16);
 	memcpy(sl->server, k->flow.server.addr, 16);
-	s->client_addr = (ProtobufCBinaryData){ ip_len(&k->flow.client), sl->client };
-	s->server_addr = (ProtobufCBinaryData){ ip_len(&k->flow.server), sl->server };
+	s->client_addr = (ProtobufCBinaryData){ dns_addr_len(&k->flow.client), sl->client };
+	s->server_addr = (ProtobufCBinaryData){ dns_addr_len(&k->flow.server), sl->server };
 	s->client_port = k->flow.client_port;
 	s->protocol = k->flow.proto == IPPROTO_TCP ? NETWARDEN__CONN_TYPE__CONN_TYPE_TCP
 						   : NETWARDEN__CONN_TYPE__CONN_TYPE_UDP;

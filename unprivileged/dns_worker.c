@@ -175,11 +175,11 @@ static const char *const kernel_names[NW_PKT_TEL_MAX] = {
 void worker_dns_stats(struct worker_dns *d, void (*add)(void *ctx, const char *name, uint64_t v),
 		      void *ctx)
 {
-	struct dns_snoop_counters sn;
-	struct dns_stats_counters st;
-	struct dns_cache_stats ca;
-	struct dns_clients_counters cl;
-	struct capture_stats cs;
+	struct dns_snoop_counters sn = { 0 };
+	struct dns_stats_counters st = { 0 };
+	struct dns_cache_stats ca = { 0 };
+	struct dns_clients_counters cl = { 0 };
+	struct capture_stats cs = { 0 };
 
 	if (!d)
 		return;

@@ -718,6 +718,56 @@ static void test_cgroup2_root(void **state)
 	assert_int_equal(cg("1 0 0:1 / /abcdefg rw - cgroup2 none rw\n", buf, 8), -ENAMETOOLONG);
 }
 
+/* ---- DNS capture flags ----------------------------------------------------------- */
+
+static void test_dns_flags(void **state)
+{
+	assert_int_equal(PARSE("--attach=auto"), 0);
+	assert_false(cfg.dns_off); /* on, eBPF, port 53: the defaults */
+	assert_false(cfg.dns_classic);
+	assert_int_equal(cfg.n_dns_ports, 1);
+	assert_int_equal(cfg.dns_ports[0], 53);
+	assert_int_equal(PARSE("--dns=off", "--dns-filter=classic", "--dns-ports=5353,53,8053"), 0);
+	assert_true(cfg.dns_off);
+	assert_true(cfg.dns_classic);
+	assert_int_equal(cfg.n_dns_ports, 3);
+	assert_int_equal(cfg.dns_ports[0], 5353);
+	assert_int_equal(cfg.dns_ports[2], 8053);
+	assert_int_equal(PARSE("--dns=on", "--dns-filter=ebpf", "--dns-ports=1,2,3,4,5,6,7,65535"), 0);
+	assert_false(cfg.dns_off);
+	assert_false(cfg.dns_classic);
+	assert_int_equal(cfg.n_dns_ports, 8);
+	assert_int_equal(cfg.dns_ports[7], 65535);
+	refused("--dns=yes", "--dns");
+	refused("--dns-filter=pcap", "--dns-filter");
+	refused("--dns-ports=0", "--dns-ports");
+	refused("--dns-ports=65536", "--dns-ports");
+	refused("--dns-ports=53,,54", "--dns-ports");
+	refused("--dns-ports=53,", "--dns-ports");
+	refused("--dns-ports=", "--dns-ports");
+	refused("--dns-ports=53x", "--dns-ports");
+	refused("--dns-ports=53,53", "twice");
+	refused("--dns-ports=1,2,3,4,5,6,7,8,9", "at most 8");
+	/* the config file has the same keys; a flag overrides it */
+	assert_int_equal(PARSE("--config=/dev/null"), 0);
+	conf("dns = off\ndns_ports = 5353, 53\ndns_filter = classic\n");
+	{
+		char arg[96];
+
+		snprintf(arg, sizeof(arg), "--config=%s", cfg_path);
+		assert_int_equal(PARSE(arg), -EINVAL); /* "5353, 53": no blanks inside a list */
+		unlink(cfg_path);
+		conf("dns = off\ndns_ports = 5353,53\ndns_filter = classic\n");
+		snprintf(arg, sizeof(arg), "--config=%s", cfg_path);
+		assert_int_equal(PARSE(arg, "--dns=on"), 0);
+		assert_false(cfg.dns_off);
+		assert_true(cfg.dns_classic);
+		assert_int_equal(cfg.n_dns_ports, 2);
+		assert_int_equal(cfg.dns_ports[0], 5353);
+		unlink(cfg_path);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -736,6 +786,7 @@ int main(void)
 		cmocka_unit_test(test_limit_flags),
 		cmocka_unit_test(test_config_file),
 		cmocka_unit_test(test_config_file_errors),
+		cmocka_unit_test(test_dns_flags),
 		cmocka_unit_test(test_usage_lists_limits),
 		cmocka_unit_test(test_probe_plan),
 		cmocka_unit_test(test_probe_run),
