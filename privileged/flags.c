@@ -42,7 +42,10 @@ void ldr_flags_usage(FILE *f)
 	      "  --rpc-group=NAME|GID       group owning the socket and its directory (default 0)\n"
 	      "  --allow-uid=UID[,UID..]    RPC peers allowed besides root\n"
 	      "  --allow-gid=GID[,GID..]\n"
-	      "  --worker-user=NAME|UID     default nobody\n"
+	      "  --worker-user=NAME|UID     the worker's unprivileged user (default nobody; better a\n"
+	      "                             dedicated one that owns nothing, see SECURITY.md)\n"
+	      "  --seccomp=enforce|audit    enforce (default): a call outside the allowlists kills;\n"
+	      "                             audit: it is logged with its arguments and fails EPERM\n"
 	      "  --worker=PATH              default: netwarden-worker next to this binary\n"
 	      "  --test-hooks               enable worker test hooks\n"
 	      "  -v, --verbose\n"
@@ -166,6 +169,7 @@ enum {
 	OPT_ATTACH = 256, OPT_EVENTS, OPT_SOCKET, OPT_GROUP, OPT_ALLOW_UID, OPT_ALLOW_GID,
 	OPT_WORKER_USER, OPT_WORKER, OPT_TEST_HOOKS, OPT_CONFIG, OPT_RB_WAKEUP,
 	OPT_DNS, OPT_DNS_PORTS, OPT_DNS_FILTER,
+	OPT_SECCOMP,
 	OPT_LIMIT, /* OPT_LIMIT + enum nw_limit */
 };
 
@@ -187,6 +191,7 @@ static struct option options[N_BASE_OPTIONS + NW_LIMIT_COUNT + 1] = {
 	{ "dns", required_argument, NULL, OPT_DNS },
 	{ "dns-ports", required_argument, NULL, OPT_DNS_PORTS },
 	{ "dns-filter", required_argument, NULL, OPT_DNS_FILTER },
+	{ "seccomp", required_argument, NULL, OPT_SECCOMP },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 };
@@ -302,6 +307,11 @@ static int apply_option(struct ldr_config *cfg, int c, const char *arg, struct s
 		if (strcmp(arg, "ebpf") && strcmp(arg, "classic"))
 			return fail(err, errlen, "invalid --dns-filter value '%s' (expected ebpf or classic)", arg);
 		cfg->dns_classic = !strcmp(arg, "classic");
+		return 0;
+	case OPT_SECCOMP:
+		if (strcmp(arg, "enforce") && strcmp(arg, "audit"))
+			return fail(err, errlen, "invalid --seccomp value '%s' (expected enforce or audit)", arg);
+		cfg->seccomp_mode = !strcmp(arg, "audit") ? NW_SECCOMP_AUDIT : NW_SECCOMP_ENFORCE;
 		return 0;
 	case OPT_SOCKET:
 		return parse_socket_path(cfg, arg, err, errlen);
@@ -603,5 +613,6 @@ int ldr_worker_args_build(struct ldr_worker_args *wa, const struct ldr_config *c
 	       append(wa, &used, &argc, "--attach-set=%s", ldr_set_name(set)) ||
 	       append(wa, &used, &argc, "--event-mode=%s", cfg->perf_events ? "perf" : "ringbuf") ||
 	       (cfg->test_hooks && append(wa, &used, &argc, "--test-hooks")) ||
+	       (cfg->seccomp_mode == NW_SECCOMP_AUDIT && append(wa, &used, &argc, "--seccomp=audit")) ||
 	       append_limits(wa, &used, &argc, &cfg->limits) ? -ENOSPC : 0;
 }

@@ -14,6 +14,8 @@
 #include <sys/types.h>
 #include "sandbox/manifest.h"
 #include "sandbox/limits.h"
+#include "sandbox/seccomp_policy.h"
+#include "sandbox/supervisor.h"
 
 /* Program sets, in the order auto mode tries them. */
 enum ldr_set {
@@ -61,6 +63,7 @@ struct ldr_config {
 	bool help;
 	struct nw_limits limits;      /* --max-*, --*-timeout, --client-expiry or the config file */
 	const char *config_path;      /* --config, NULL if none */
+	enum nw_seccomp_mode seccomp_mode; /* --seccomp=enforce|audit (worker and loader) */
 	bool dns_off;                 /* --dns=off */
 	bool dns_classic;             /* --dns-filter=classic */
 	uint16_t dns_ports[LDR_DNS_MAX_PORTS]; /* --dns-ports (default 53) */
@@ -83,7 +86,7 @@ const char *ldr_set_name(enum ldr_set set);   /* "tracepoint", "fentry", "kprobe
 const char *ldr_set_prefix(enum ldr_set set); /* "tp_", "fe_", "kp_" */
 
 /* Worker argv (NULL-terminated) built into strs; 0 or -ENOSPC. */
-#define LDR_WORKER_ARGV_MAX (8 + NW_LIMIT_COUNT)
+#define LDR_WORKER_ARGV_MAX (12 + NW_LIMIT_COUNT)
 struct ldr_worker_args {
 	char *argv[LDR_WORKER_ARGV_MAX];
 	char strs[2048];
@@ -135,6 +138,7 @@ struct ldr_fdset {
 	int pkt_ring;             /* eBPF mode: nw_pkt_rb */
 	int pkt_tel_rdonly;       /* eBPF mode: nw_pkt_tel */
 	int pkt_fwd;              /* classic mode: the worker's end of the forwarding pair */
+	int sup_rdonly;           /* nw_supervisor (sandbox/supervisor.h), read-only; 0 or -1: none */
 };
 int ldr_manifest_build(const struct ldr_fdset *s, struct nw_manifest *m, int *fds);
 
@@ -151,7 +155,17 @@ struct ldr_worker {
 	int pump_fd;
 	void (*pump)(void *ctx);
 	void *pump_ctx;
+	/* defence in depth: log relay, seccomp audit, counters the worker reports */
+	int log_fd;               /* read end of the workers' stdout/stderr pipe; -1: inherit ours */
+	int log_wfd;              /* its write end, the worker's fds 1 and 2 */
+	bool audit;               /* --seccomp=audit: take the worker's listener */
+	int notify_fd;            /* the running worker's seccomp listener, -1 */
+	uint64_t *sup;            /* nw_supervisor values (mmap), or NULL: sup_local */
+	uint64_t sup_local[NW_SUP_MAX];
+	uint64_t last_exit_ms;    /* when the last worker died (restart time) */
 };
+/* Also closes the previous worker's ctl/notify fds; keeps ctl_fd open for the
+ * new one (its audit handoff, and its way to tell that the loader died). */
 int ldr_worker_start(struct ldr_worker *w);
 
 /* capture.c: the DNS packet socket in the root netns and its filter */
@@ -182,11 +196,30 @@ int ldr_dnsfwd_pump(struct ldr_dnsfwd *f); /* packets moved */
 uint64_t ldr_dnsfwd_forwarded(const struct ldr_dnsfwd *f);
 
 /* supervise.c */
+uint64_t ldr_sup_add(struct ldr_worker *w, enum nw_sup_stat i, uint64_t n); /* new value */
+void ldr_sup_set(struct ldr_worker *w, enum nw_sup_stat i, uint64_t v);
 int ldr_signals_block(void);                          /* signalfd or -errno */
 int ldr_supervise(struct ldr_worker *w, int sigfd);   /* stop signal number or -errno */
 void ldr_worker_stop(struct ldr_worker *w, int sigfd);
 unsigned int ldr_backoff(unsigned int *next_ms, uint64_t uptime_ms);
 void ldr_status_str(int status, char *buf, size_t len);
 uint64_t ldr_now_ms(void);
+
+/* supstats.c: the nw_supervisor array, mmapped read-write here, passed read-only */
+int ldr_supstats_create(uint64_t **values, int *rdonly_fd); /* 0 or -errno */
+
+/* worklog.c: the workers' stdout/stderr pipe, relayed line by line */
+int ldr_worklog_pump(int fd);   /* 0, -EPIPE at EOF, or -errno */
+void ldr_worklog_flush(int fd); /* read what is left (fd may be -1), end a partial line */
+
+/* audit.c: --seccomp=audit */
+int ldr_audit_init(void);                  /* before ldr_lockdown; 0 or -errno */
+int ldr_audit_take(struct ldr_worker *w);  /* ctl_fd readable: 0, -EAGAIN, or -errno */
+int ldr_audit_handle(struct ldr_worker *w); /* notify_fd readable: 0 or -errno */
+
+/* lockdown.c: after setup, what the supervise phase needs and nothing more */
+int ldr_lockdown(enum nw_seccomp_mode mode, const char **failed_step);
+unsigned int ldr_lockdown_syscalls(unsigned int *filtered); /* distinct syscalls allowed */
+uint64_t ldr_lockdown_caps_mask(void);     /* CapEff/CapPrm/CapBnd after it */
 
 #endif /* NW_PRIV_LOADER_H */

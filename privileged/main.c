@@ -31,6 +31,8 @@ struct loader {
 	int manifest_fds[NW_MANIFEST_MAX_FDS];
 	struct ldr_worker_args args;
 	struct ldr_worker worker;
+	int log_pipe[2];         /* the workers' stdout/stderr: read end here, write end theirs */
+	uint64_t *sup;           /* nw_supervisor values */
 };
 
 /* libbpf's warnings (a verifier log, a failed attach) always, its info with -v. */
@@ -251,6 +253,51 @@ static void pump_dns(void *ctx)
 	ldr_dnsfwd_pump(ctx);
 }
 
+/*
+ * What supervising needs from setup: the pipe the worker logs into (it may
+ * not write to files: RLIMIT_FSIZE 0), the counters it shows for us, and in
+ * audit mode the buffers for seccomp notifications.
+ */
+static int start_supervision(struct loader *l)
+{
+	int err;
+
+	if (pipe2(l->log_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
+		err = -errno;
+		ldr_log("failed to create the worker's log pipe: %s", strerror(-err));
+		return err;
+	}
+	err = ldr_supstats_create(&l->sup, &l->fds.sup_rdonly);
+	if (err) {
+		ldr_log("failed to create map %s: %s", NW_MAP_SUPERVISOR, strerror(-err));
+		return err;
+	}
+	if (l->cfg.seccomp_mode == NW_SECCOMP_AUDIT && (err = ldr_audit_init())) {
+		ldr_log("failed to set up seccomp notifications for --seccomp=audit: %s", strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+/* Setup is over: keep what supervising needs, then the loader's own filter. */
+static int lock_down(struct loader *l)
+{
+	const char *step = "?";
+	unsigned int n, filtered;
+	int err = ldr_lockdown(l->cfg.seccomp_mode, &step);
+
+	if (err) {
+		ldr_log("failed to lock down the loader (%s): %s", step, strerror(-err));
+		return err;
+	}
+	n = ldr_lockdown_syscalls(&filtered);
+	ldr_log("supervise phase: capabilities 0x%llx (sys_admin setuid setgid setpcap kill ipc_lock), "
+		"no_new_privs, seccomp allowlist of %u syscalls (%u with argument checks), "
+		"default %s", (unsigned long long)ldr_lockdown_caps_mask(), n, filtered,
+		l->cfg.seccomp_mode == NW_SECCOMP_AUDIT ? "log (--seccomp=audit)" : "kill");
+	return 0;
+}
+
 static int start_worker(struct loader *l)
 {
 	int err;
@@ -264,8 +311,11 @@ static int start_worker(struct loader *l)
 	}
 	l->worker = (struct ldr_worker){
 		.path = l->worker_path, .argv = l->args.argv, .manifest = &l->manifest,
-		.fds = l->manifest_fds, .ctl_fd = -1,
+		.fds = l->manifest_fds, .ctl_fd = -1, .notify_fd = -1,
+		.log_fd = l->log_pipe[0], .log_wfd = l->log_pipe[1], .sup = l->sup,
+		.audit = l->cfg.seccomp_mode == NW_SECCOMP_AUDIT,
 	};
+	ldr_sup_set(&l->worker, NW_SUP_SECCOMP_AUDIT, l->worker.audit);
 	if (ldr_capture_fwd(l->capture)) {
 		l->worker.pump = pump_dns;
 		l->worker.pump_ctx = ldr_capture_fwd(l->capture);
@@ -309,6 +359,8 @@ static int setup(struct loader *l)
 	if (!err)
 		err = start_dns(l);
 	if (!err)
+		err = start_supervision(l);
+	if (!err)
 		err = start_worker(l);
 	return err;
 }
@@ -334,6 +386,11 @@ static void teardown(struct loader *l)
 		close(l->cgroup_fd);
 	if (l->sigfd >= 0)
 		close(l->sigfd);
+	for (int i = 0; i < 2; i++)
+		if (l->log_pipe[i] >= 0)
+			close(l->log_pipe[i]);
+	if (l->fds.sup_rdonly > 0)
+		close(l->fds.sup_rdonly);
 }
 
 /* With -v: where the configuration came from and every limit. */
@@ -358,6 +415,7 @@ int main(int argc, char **argv)
 
 	l.sigfd = l.cgroup_fd = l.fds.rpc_listen = l.fds.conns = -1;
 	l.fds.telemetry_rdonly = l.fds.ringbuf = l.fds.closed_batch_rdonly = -1;
+	l.log_pipe[0] = l.log_pipe[1] = -1;
 	if (ensure_stdio())
 		return LDR_EXIT_FAIL;
 	if (ldr_flags_parse(&l.cfg, argc, argv, err_text, sizeof(err_text))) {
@@ -379,6 +437,8 @@ int main(int argc, char **argv)
 		return LDR_EXIT_FAIL;
 	}
 	if (setup(&l))
+		goto out;
+	if (lock_down(&l))
 		goto out;
 	ldr_log("ready: worker pid %d, rpc socket %s", (int)l.worker.pid, l.cfg.rpc_socket);
 	err = ldr_supervise(&l.worker, l.sigfd);

@@ -23,6 +23,7 @@
 #include "conn.h"
 #include "usm.h"
 #include "sandbox/manifest.h"
+#include "sandbox/supervisor.h"
 
 #define PERF_PAGES_MAX 1024u
 
@@ -39,6 +40,7 @@ static const char *const role_names[NW_FD_ROLE_MAX] = {
 	[NW_FD_PKT_FORWARD] = "pkt-forward",
 	[NW_FD_USM_RINGBUF] = "usm-ringbuf",
 	[NW_FD_USM_TELEMETRY] = "usm-telemetry-map",
+	[NW_FD_SUPERVISOR_MAP] = "supervisor-map",
 };
 
 const char *nw_manifest_role_name(unsigned int role)
@@ -404,6 +406,15 @@ int nw_manifest_verify_entry(const struct nw_manifest_entry *e, int fd)
 			return -EACCES; /* the worker only reads the capture's counters */
 		err = check_map(fd, &usm_tel);
 		break;
+	case NW_FD_SUPERVISOR_MAP: {
+		static const struct map_expect sup = {
+			BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(__u64), NW_SUP_MAX, NW_MAP_SUPERVISOR,
+		};
+		if (!(e->flags & NW_FD_F_RDONLY))
+			return -EACCES; /* the loader's counters: the worker only reads them */
+		err = check_map(fd, &sup);
+		break;
+	}
 	default:
 		return -EINVAL;
 	}
@@ -438,7 +449,7 @@ static int check_complete(const struct nw_manifest *m)
 	if (n[NW_FD_RPC_LISTEN] > 1 || n[NW_FD_CONNS_MAP] > 1 || n[NW_FD_TELEMETRY_MAP] > 1 ||
 	    n[NW_FD_CLOSED_RINGBUF] > 1 || n[NW_FD_CLOSED_BATCH] > 1 || n[NW_FD_PKT_RINGBUF] > 1 ||
 	    n[NW_FD_PKT_TELEMETRY] > 1 || n[NW_FD_PKT_FORWARD] > 1 || n[NW_FD_USM_RINGBUF] > 1 ||
-	    n[NW_FD_USM_TELEMETRY] > 1)
+	    n[NW_FD_USM_TELEMETRY] > 1 || n[NW_FD_SUPERVISOR_MAP] > 1)
 		return -EEXIST;
 	if (n[NW_FD_USM_RINGBUF] != n[NW_FD_USM_TELEMETRY])
 		return -ENOENT; /* USM capture: the ring with its counters, or neither */

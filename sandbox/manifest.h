@@ -32,6 +32,7 @@ enum nw_fd_role {
 	NW_FD_USM_RINGBUF = 10,    /* BPF ringbuf nw_usm_rb: HTTP/Kafka segments (bpf/usm.h);
 				    * arg = the protocols captured (USM_PROTO_BIT mask) */
 	NW_FD_USM_TELEMETRY = 11,  /* BPF per-CPU array nw_usm_tel, read-only; with NW_FD_USM_RINGBUF */
+	NW_FD_SUPERVISOR_MAP = 12, /* BPF array nw_supervisor (sandbox/supervisor.h), read-only; optional */
 	NW_FD_ROLE_MAX,
 };
 

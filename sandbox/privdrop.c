@@ -109,14 +109,26 @@ static int clear_caps(void)
 	return err;
 }
 
-static int set_rlimits(void)
+/*
+ * No core dumps, no new processes, no file growth, no locked memory (the
+ * buffers were mapped before the drop), and only as many fds as the
+ * caller says. RLIMIT_FSIZE 0 is safe because the worker's stderr is the
+ * loader's pipe, not a file: a write to a regular file would raise SIGXFSZ.
+ */
+static int set_rlimits(uint64_t nofile)
 {
+	static const int zero_limits[] = { RLIMIT_CORE, RLIMIT_NPROC, RLIMIT_FSIZE, RLIMIT_MEMLOCK };
 	const struct rlimit zero = { 0, 0 };
 
-	/* no core dumps, no new processes; not RLIMIT_FSIZE: stderr may be a
-	 * regular file and SIGXFSZ would kill us on the first log line */
-	if (setrlimit(RLIMIT_CORE, &zero) < 0 || setrlimit(RLIMIT_NPROC, &zero) < 0)
-		return -errno;
+	for (size_t i = 0; i < sizeof(zero_limits) / sizeof(zero_limits[0]); i++)
+		if (setrlimit(zero_limits[i], &zero) < 0)
+			return -errno;
+	if (nofile) {
+		const struct rlimit nf = { (rlim_t)nofile, (rlim_t)nofile };
+
+		if (setrlimit(RLIMIT_NOFILE, &nf) < 0)
+			return -errno;
+	}
 	return 0;
 }
 
@@ -205,7 +217,7 @@ int nw_privdrop_apply(const struct nw_privdrop *p, const char **failed_step)
 	if (err)
 		goto cleanup;
 	step = "rlimits";
-	err = set_rlimits();
+	err = set_rlimits(p->nofile);
 	if (err)
 		goto cleanup;
 	step = "no_new_privs";

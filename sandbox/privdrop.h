@@ -2,13 +2,15 @@
 /*
  * Dropping root for good: close every fd not kept, lock securebits, empty the
  * bounding and ambient sets, setgroups/setresgid/setresuid, clear every
- * capability, rlimits, no_new_privs, non-dumpable, then verify all of it.
+ * capability, rlimits (core, nproc, fsize, memlock 0; nofile as asked),
+ * no_new_privs, non-dumpable, then verify all of it.
  * Every step is fatal: on failure the caller must exit.
  */
 #ifndef NW_SANDBOX_PRIVDROP_H
 #define NW_SANDBOX_PRIVDROP_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 struct nw_privdrop {
@@ -16,6 +18,7 @@ struct nw_privdrop {
 	gid_t gid;           /* target gid, never 0 */
 	const int *keep_fds; /* fds left open; every other one is closed */
 	size_t n_keep;
+	uint64_t nofile;     /* RLIMIT_NOFILE to set; 0 leaves it (CORE, NPROC, FSIZE, MEMLOCK go to 0) */
 };
 
 /*

@@ -31,6 +31,7 @@ struct events {
 	struct perf_handler *ph;
 	struct batch_extractor *bx;
 	int batch_fd;
+	bool discarding;           /* events_discard: count, do not parse */
 };
 
 /* batch bookkeeping ages by this clock */
@@ -114,13 +115,41 @@ bad:
 
 static int on_ringbuf(void *ctx, void *data, size_t size)
 {
+	struct events *ev = ctx;
+
+	if (ev->discarding) {
+		ev->stats.discarded++;
+		return 0;
+	}
 	events_handle_record(ctx, data, size);
 	return 0; /* a bad record never stops the ring */
 }
 
 static void on_perf_sample(void *ctx, int cpu, const void *data, uint32_t size)
 {
+	struct events *ev = ctx;
+
+	if (ev->discarding) {
+		ev->stats.discarded++;
+		return;
+	}
 	events_handle_record(ctx, data, size);
+}
+
+long events_discard(struct events *ev)
+{
+	uint64_t before;
+	int n;
+
+	if (!ev)
+		return -EINVAL;
+	before = ev->stats.discarded;
+	ev->discarding = true;
+	n = ev->rb ? ring_buffer__consume(ev->rb) : perfbuf_consume(ev->pb);
+	ev->discarding = false;
+	if (n < 0)
+		return n;
+	return (long)(ev->stats.discarded - before);
 }
 
 static void on_perf_lost(void *ctx, int cpu, uint64_t lost)

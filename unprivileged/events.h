@@ -31,6 +31,7 @@ struct events_stats {
 	uint64_t batch_pending;   /* connections taken from partly filled batches */
 	uint64_t batch_skipped;   /* batch entries already taken as pending */
 	uint64_t batch_bad;
+	uint64_t discarded;       /* consumed unread by events_discard (after a crash streak) */
 };
 
 struct events;
@@ -50,6 +51,9 @@ size_t events_fds(const struct events *ev, int *out, size_t max);
  * also the partly filled batches. Records or -errno. */
 int events_drain(struct events *ev);
 void events_get_stats(const struct events *ev, struct events_stats *out);
+/* Consume every record waiting now without parsing it (a new worker after a
+ * crash streak: one of them killed the last workers). Records or -errno. */
+long events_discard(struct events *ev);
 
 /* Parse one record (exposed for tests). 0, or -EBADMSG for a bad record. */
 int events_handle_record(struct events *ev, const void *data, size_t size);

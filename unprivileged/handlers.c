@@ -371,6 +371,18 @@ static void handle_get_stats(struct worker *w, Netwarden__Response *resp)
 	add(a, "rpc_requests", rs.requests);
 	add(a, "rpc_timeouts", rs.timeouts);
 	add(a, "seccomp_allowlist_syscalls", w->seccomp_syscalls);
+	/* the sandbox and its supervisor (sandbox/supervisor.h) */
+	add(a, "seccomp_argument_checked_syscalls", w->seccomp_filtered);
+	add(a, "seccomp_audit", w->seccomp_mode == NW_SECCOMP_AUDIT);
+	add(a, "seccomp_denials", worker_sup_get(w, NW_SUP_SECCOMP_DENIALS));
+	add(a, "landlock_abi", (uint64_t)w->landlock.abi);
+	add(a, "rlimit_nofile", w->nofile);
+	add(a, "worker_restarts", worker_sup_get(w, NW_SUP_RESTARTS));
+	add(a, "worker_crash_streak", w->crash_streak);
+	add(a, "records_skipped_after_crash", w->skipped_after_crash);
+	add(a, "closed_held_after_restart", ss.closed_held);
+	add(a, "closed_held_given", ss.closed_held_given);
+	add(a, "events_discarded", es.discarded);
 	worker_dns_stats(w->dns, add_dns, a);
 	for (uint32_t i = 0; i < NW_TEL_MAX; i++) {
 		uint64_t v = 0;

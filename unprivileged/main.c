@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * netwarden-worker: exec'd by the loader as root with the control socket on
- * fd 3. Order matters: receive and verify the fd manifest, set up buffers and
- * the loop, close everything else, drop to the given uid with no
- * capabilities and no_new_privs, load the seccomp allowlist — and only then
- * read an event or accept a client.
+ * fd 3, as pid 1 of a new pid namespace. Order matters: receive and verify
+ * the fd manifest, set up buffers and the loop, then confine (confine.c:
+ * close everything else, namespaces and an empty root, drop to the given
+ * uid with no capabilities, rlimits, no_new_privs, Landlock, the seccomp
+ * allowlist) — and only then read an event or accept a client.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -24,6 +25,7 @@
 
 #include "sandbox/privdrop.h"
 #include "sandbox/seccomp_policy.h"
+#include "sandbox/supervisor.h"
 #include "unprivileged/worker.h"
 
 #define TICK_MS 1000
@@ -152,6 +154,8 @@ static int parse_args(struct worker *w, int argc, char **argv)
 				return -EINVAL;
 		} else if (!strcmp(a, "--test-hooks")) {
 			w->test_hooks = true;
+		} else if (!strcmp(a, "--seccomp=audit")) {
+			w->seccomp_mode = NW_SECCOMP_AUDIT;
 		} else if (parse_limit(w, a)) {
 			return -EINVAL;
 		}
@@ -180,7 +184,7 @@ static int receive_manifest(struct worker *w)
 		return n;
 	}
 	w->n_fds = n;
-	w->rpc_fd = w->conns_fd = w->tel_fd = -1;
+	w->rpc_fd = w->conns_fd = w->tel_fd = w->sup_fd = -1;
 	for (int i = 0; i < n; i++) {
 		const struct nw_manifest_entry *e = &w->m.entries[i];
 		err = nw_manifest_verify_entry(e, w->fds[i]);
@@ -202,6 +206,7 @@ static int receive_manifest(struct worker *w)
 		case NW_FD_CONNS_MAP: w->conns_fd = w->fds[i]; break;
 		case NW_FD_TELEMETRY_MAP: w->tel_fd = w->fds[i]; break;
 		case NW_FD_CLOSED_BATCH: batch_fd = w->fds[i]; break;
+		case NW_FD_SUPERVISOR_MAP: w->sup_fd = w->fds[i]; break;
 		case NW_FD_CLOSED_PERF:
 			perf_fds[n_perf] = w->fds[i];
 			cpus[n_perf++] = (int)w->m.entries[i].arg;
@@ -271,13 +276,8 @@ static void on_signal(struct ev_handler *h, uint32_t events)
 			w->stop = true;
 			break;
 		case SIGUSR2:
-			if (w->test_hooks) {
-				logf_("test hook: attempting socket(AF_INET, SOCK_STREAM), which seccomp forbids");
-				int fd = socket(AF_INET, SOCK_STREAM, 0);
-				logf_("test hook: socket() was NOT blocked (fd %d)", fd);
-				if (fd >= 0)
-					close(fd);
-			}
+			/* --test-hooks: sigqueue's value picks the forbidden action */
+			worker_test_hook(w, si.ssi_int);
 			break;
 		default:
 			break;
@@ -383,11 +383,6 @@ static int confine(struct worker *w)
 {
 	int keep[NW_MANIFEST_MAX_FDS + 16];
 	size_t n = 0;
-	struct nw_privdrop p;
-	const char *step = "?";
-	pid_t parent = getppid();
-	int err;
-
 	keep[n++] = STDIN_FILENO;
 	keep[n++] = STDOUT_FILENO;
 	keep[n++] = STDERR_FILENO;
@@ -398,26 +393,10 @@ static int confine(struct worker *w)
 	keep[n++] = w->timer_h.fd;
 	n += events_fds(w->events, keep + n, sizeof(keep) / sizeof(keep[0]) - n);
 	n += worker_dns_fds(w->dns, keep + n, sizeof(keep) / sizeof(keep[0]) - n);
-	/* the control socket (fd 3) is not kept: the worker never talks back */
-	p = (struct nw_privdrop){ .uid = w->uid, .gid = w->gid, .keep_fds = keep, .n_keep = n };
-	err = nw_privdrop_apply(&p, &step);
-	if (err) {
-		logf_("failed to drop privileges (%s): %s", step, strerror(-err));
-		return err;
-	}
-	/* setuid cleared any parent-death signal: set it now, then make sure
-	 * the loader did not die before it took effect */
-	if (prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0) < 0 || getppid() != parent) {
-		logf_("failed to tie the worker to the loader's lifetime");
-		return -ESRCH;
-	}
-	err = nw_seccomp_apply(NW_SECCOMP_F_LOG);
-	if (err) {
-		logf_("failed to load seccomp allowlist: %s", strerror(-err));
-		return err;
-	}
-	w->seccomp_syscalls = nw_seccomp_allowlist_syscalls();
-	return 0;
+	/* the control socket until confined: the loader's lifeline, and the
+	 * audit listener's way out; closed at the end of confinement */
+	keep[n++] = NW_CONTROL_FD;
+	return worker_confine(w, keep, n);
 }
 
 int main(int argc, char **argv)
@@ -432,7 +411,7 @@ int main(int argc, char **argv)
 		usage();
 		return 2;
 	}
-	w.pid = getpid();
+	w.pid = worker_outer_pid(); /* getpid() is 1: our own pid namespace */
 	w.start_ns = worker_now_ns();
 	w.last_housekeeping_ns = w.start_ns;
 	if (receive_manifest(&w))
@@ -445,9 +424,17 @@ int main(int argc, char **argv)
 	if (confine(&w))
 		return 1;
 	logf_("confined: uid %u gid %u, no capabilities, no_new_privs, seccomp allowlist of %u "
-	      "syscalls; attach set %s, %s events, %d fds",
-	      (unsigned)w.uid, (unsigned)w.gid, w.seccomp_syscalls, w.attach_set, w.event_mode,
-	      w.n_fds);
+	      "syscalls (%u argument-checked, %s); pid 1 in new pid/mount/net/ipc/uts namespaces, "
+	      "empty read-only root, nofile %llu, nproc/fsize/memlock/core 0, non-dumpable, "
+	      "Landlock ABI %d; restart %llu; attach set %s, %s events, %d fds",
+	      (unsigned)w.uid, (unsigned)w.gid, w.seccomp_syscalls, w.seccomp_filtered,
+	      w.seccomp_mode == NW_SECCOMP_AUDIT ? "audit" : "enforce", (unsigned long long)w.nofile,
+	      w.landlock.abi, (unsigned long long)worker_sup_get(&w, NW_SUP_RESTARTS), w.attach_set,
+	      w.event_mode, w.n_fds);
+	/* clients re-register after a restart: hold what closes meanwhile for them */
+	if (worker_sup_get(&w, NW_SUP_RESTARTS) &&
+	    state_hold_closed(w.state, worker_now_ns() + w.limits.v[NW_LIMIT_CLIENT_EXPIRY] * 1000000ULL))
+		logf_("failed to hold closed connections for re-registering clients: out of memory");
 	while (!w.stop) {
 		err = evloop_run_once(w.loop, -1);
 		if (err < 0) {

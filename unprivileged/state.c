@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Per-client connection deltas (unprivileged/state.h). */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -108,7 +109,7 @@ struct state *state_new(const struct state_limits *lim)
 	return s;
 }
 
-static void client_free(struct client *c)
+void state_client_free(struct client *c)
 {
 	if (!c)
 		return;
@@ -123,7 +124,8 @@ void state_free(struct state *s)
 	if (!s)
 		return;
 	for (unsigned int i = 0; i < s->n_clients; i++)
-		client_free(s->clients[i]);
+		state_client_free(s->clients[i]);
+	state_client_free(s->held);
 	free(s->clients);
 	keymap_free(s->closed_seen);
 	free(s->closed_fifo);
@@ -169,20 +171,31 @@ int state_register(struct state *s, const char *client_id, uint64_t now_ns)
 		s->stats.clients_refused++;
 		return -ENOSPC;
 	}
-	c = calloc(1, sizeof(*c));
+	c = state_client_new(s, client_id, now_ns);
 	if (!c)
 		return -ENOMEM;
-	strcpy(c->id, client_id);
+	state_closed_end_hold(s, now_ns);
+	state_closed_give_held(s, c);
+	s->clients[s->n_clients++] = c;
+	s->stats.clients_registered++;
+	return 0;
+}
+
+struct client *state_client_new(const struct state *s, const char *id, uint64_t now_ns)
+{
+	struct client *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	snprintf(c->id, sizeof(c->id), "%s", id);
 	c->last_fetch_ns = now_ns;
 	c->seen = keymap_new(sizeof(struct nw_conn_key), sizeof(struct seen), s->lim.max_client_stats);
 	c->closed_idx = keymap_new(sizeof(struct nw_conn_key), sizeof(uint32_t), s->lim.max_closed);
 	if (!c->seen || !c->closed_idx) {
-		client_free(c);
-		return -ENOMEM;
+		state_client_free(c);
+		return NULL;
 	}
-	s->clients[s->n_clients++] = c;
-	s->stats.clients_registered++;
-	return 0;
+	return c;
 }
 
 static int out_push(struct state *s, size_t *n, const struct nw_conn *conn,
@@ -360,7 +373,7 @@ void state_tick(struct state *s, uint64_t now_ns)
 	for (unsigned int i = 0; i < s->n_clients;) {
 		struct client *c = s->clients[i];
 		if (now_ns > c->last_fetch_ns && now_ns - c->last_fetch_ns > s->lim.client_expiry_ns) {
-			client_free(c);
+			state_client_free(c);
 			s->clients[i] = s->clients[--s->n_clients];
 			s->stats.clients_expired++;
 			continue;
@@ -368,6 +381,7 @@ void state_tick(struct state *s, uint64_t now_ns)
 		i++;
 	}
 	state_closed_forget_old(s, now_ns);
+	state_closed_end_hold(s, now_ns);
 }
 
 unsigned int state_clients(const struct state *s)

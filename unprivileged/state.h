@@ -72,6 +72,8 @@ struct state_stats {
 	uint64_t clients_refused;    /* max_clients reached */
 	uint64_t clients_expired;
 	uint64_t dedup_full;         /* closed keys forgotten early (memory full): duplicates possible */
+	uint64_t closed_held;        /* closed while held after a restart (state_hold_closed) */
+	uint64_t closed_held_given;  /* held closed connections handed to clients registering */
 };
 
 struct state;
@@ -104,7 +106,16 @@ int state_get_delta(struct state *s, const char *client_id, uint64_t now_ns,
 		    const struct nw_conn *active, size_t n_active,
 		    const struct state_conn **out, size_t *n_out);
 
-/* Expire idle clients and old closed keys. */
+/*
+ * After a worker restart, clients must register again, and would miss the
+ * connections that closed while no worker ran (the ring buffer kept them,
+ * the new worker reads them before anyone has registered). Until until_ns,
+ * every closed connection is also held (at most max_closed), and a client
+ * that registers new starts with what is held. 0 or -ENOMEM.
+ */
+int state_hold_closed(struct state *s, uint64_t until_ns);
+
+/* Expire idle clients, old closed keys, and the held closed connections. */
 void state_tick(struct state *s, uint64_t now_ns);
 
 unsigned int state_clients(const struct state *s);

@@ -171,10 +171,17 @@ static bool remember_closed(struct state *s, const struct nw_conn_key *k, uint64
 	return true;
 }
 
-static void fan_out(struct state *s, const struct nw_conn *c, const struct nw_conn_key *k)
+static void fan_out(struct state *s, const struct nw_conn *c, const struct nw_conn_key *k,
+		    uint64_t now_ns)
 {
+	state_closed_end_hold(s, now_ns);
+	if (s->held) {
+		client_add_closed(s, s->held, c, k);
+		s->stats.closed_held++;
+	}
 	if (!s->n_clients) {
-		s->stats.closed_no_clients++;
+		if (!s->held)
+			s->stats.closed_no_clients++;
 		return;
 	}
 	for (unsigned int i = 0; i < s->n_clients; i++)
@@ -193,7 +200,7 @@ void state_store_closed(struct state *s, const struct nw_conn *c, uint64_t now_n
 		s->stats.closed_duplicates++;
 		return;
 	}
-	fan_out(s, c, &k);
+	fan_out(s, c, &k, now_ns);
 }
 
 void state_store_expired(struct state *s, const struct nw_conn *c, uint64_t now_ns)
@@ -205,7 +212,41 @@ void state_store_expired(struct state *s, const struct nw_conn *c, uint64_t now_
 	s->stats.closed_received++;
 	s->stats.closed_expired++;
 	state_key(c, &k);
-	fan_out(s, c, &k);
+	fan_out(s, c, &k, now_ns);
+}
+
+int state_hold_closed(struct state *s, uint64_t until_ns)
+{
+	if (!s)
+		return -EINVAL;
+	if (!s->held) {
+		s->held = state_client_new(s, "(held after restart)", 0);
+		if (!s->held)
+			return -ENOMEM;
+	}
+	s->held_until_ns = until_ns;
+	return 0;
+}
+
+void state_closed_end_hold(struct state *s, uint64_t now_ns)
+{
+	if (s->held && now_ns >= s->held_until_ns) {
+		state_client_free(s->held);
+		s->held = NULL;
+	}
+}
+
+void state_closed_give_held(struct state *s, struct client *c)
+{
+	if (!s->held)
+		return;
+	for (size_t i = 0; i < s->held->n_closed; i++) {
+		struct nw_conn_key k;
+
+		state_key(&s->held->closed[i].conn, &k);
+		client_add_closed(s, c, &s->held->closed[i].conn, &k);
+		s->stats.closed_held_given++;
+	}
 }
 
 bool state_closed_recently(const struct state *s, const struct nw_conn *c)

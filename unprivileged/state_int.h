@@ -42,9 +42,17 @@ struct state {
 	struct state_conn *out;
 	size_t cap_out;
 	struct state_stats stats;
+	struct client *held;       /* closed connections held after a restart, or NULL */
+	uint64_t held_until_ns;
 };
 
+/* state.c */
+struct client *state_client_new(const struct state *s, const char *id, uint64_t now_ns); /* NULL: ENOMEM */
+void state_client_free(struct client *c); /* accepts NULL */
+
 /* state_closed.c */
+void state_closed_give_held(struct state *s, struct client *c); /* a new client starts with them */
+void state_closed_end_hold(struct state *s, uint64_t now_ns);
 void state_closed_forget_old(struct state *s, uint64_t now_ns); /* closed keys older than closed_dedup_ns */
 
 #endif

@@ -47,6 +47,8 @@ void worker_on_closed(void *ctx, const struct nw_conn *c)
 {
 	struct worker *w = ctx;
 
+	if (w->test_hooks)
+		worker_test_record(w, c);
 	state_store_closed(w->state, c, worker_now_ns());
 }
 

@@ -11,7 +11,10 @@
 
 #include "netwarden.pb-c.h"
 #include "sandbox/manifest.h"
+#include "sandbox/landlock.h"
 #include "sandbox/limits.h"
+#include "sandbox/seccomp_policy.h"
+#include "sandbox/supervisor.h"
 #include "unprivileged/conntrack.h"
 #include "unprivileged/dns_worker.h"
 #include "unprivileged/events.h"
@@ -64,6 +67,14 @@ struct worker {
 	uint64_t last_housekeeping_ns;
 	pid_t pid;
 	unsigned int seccomp_syscalls;
+	/* the sandbox (confine.c) */
+	enum nw_seccomp_mode seccomp_mode; /* --seccomp=audit, else enforce */
+	int sup_fd;                   /* nw_supervisor (read-only), or -1 */
+	uint64_t crash_streak;        /* the supervisor's, at start */
+	uint64_t skipped_after_crash; /* records consumed unread because of it */
+	unsigned int seccomp_filtered; /* allowlist syscalls with argument checks */
+	uint64_t nofile;              /* RLIMIT_NOFILE */
+	struct nw_landlock_info landlock;
 	bool stop;
 	struct worker_stats stats;
 };
@@ -83,6 +94,24 @@ void worker_on_released(void *ctx, uint64_t cookie);
  * the next refresh. 0 or -errno (a partial scan still fills *active).
  */
 int worker_refresh(struct worker *w, const struct nw_conn **active, size_t *n);
+
+/*
+ * confine.c: the worker's pid as the loader sees it (the worker is pid 1 of
+ * its own namespace); the confinement steps after the keep list, in order,
+ * each fatal (logged here). keep must include NW_CONTROL_FD.
+ */
+void worker_log(const char *fmt, ...) __attribute__((format(printf, 1, 2))); /* one line, one write */
+pid_t worker_outer_pid(void);
+int worker_confine(struct worker *w, const int *keep, size_t n);
+uint64_t worker_sup_get(const struct worker *w, unsigned int idx); /* 0 if unknown */
+
+/* testhooks.c: only with --test-hooks. SIGUSR2 with a sigqueue value picks
+ * a forbidden action (enum nw_test_hook); a closed connection on port
+ * NW_TEST_CRASH_PORT crashes the worker. */
+#define NW_TEST_CRASH_PORT 29171
+void worker_test_hook(struct worker *w, int which);
+void worker_test_record(struct worker *w, const struct nw_conn *c);
+void worker_test_landlock(struct worker *w); /* before seccomp: what Landlock denies alone */
 
 /* The RPC handler and its release function (rpc.h). */
 void worker_handle(void *ctx, const struct ucred *peer, const Netwarden__Request *req,

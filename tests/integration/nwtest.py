@@ -344,6 +344,46 @@ def proc_status(pid):
     return out
 
 
+def kmsg_seccomp(pid):
+    """The kernel's seccomp audit records (type=1326) for pid, from dmesg:
+    [{"syscall": int, "code": "0x...", "sig": int}]. Needs no auditd: the kernel
+    logs kills always, and errno/log actions of filters loaded with the log flag."""
+    r = subprocess.run(["dmesg"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                       timeout=10)
+    out = []
+    for line in r.stdout.splitlines():
+        if "type=1326" not in line or not re.search(r"\bpid=%d\b" % pid, line):
+            continue
+        m = re.search(r"\bsig=(\d+).*\bsyscall=(\d+).*\bcode=(0x[0-9a-f]+)", line)
+        if m:
+            out.append({"sig": int(m.group(1)), "syscall": int(m.group(2)), "code": m.group(3)})
+    return out
+
+
+def kmsg_suppressed():
+    """How many kernel audit lines printk's rate limit has dropped so far (dmesg
+    "kauditd_printk_skb: N callbacks suppressed"): a record missing from dmesg
+    while this grew was rate-limited, not absent."""
+    r = subprocess.run(["dmesg"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                       timeout=10)
+    return sum(int(m.group(1)) for m in re.finditer(r"kauditd_printk_skb: (\d+) callbacks suppressed",
+                                                    r.stdout))
+
+
+def sigqueue(pid, sig, value):
+    """sigqueue(3): a signal with an int value (the worker's test hooks read it)."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    class Sigval(ctypes.Union):
+        _fields_ = [("sival_int", ctypes.c_int), ("sival_ptr", ctypes.c_void_p)]
+
+    v = Sigval()
+    v.sival_int = value
+    if libc.sigqueue(pid, sig, v) != 0:
+        raise OSError(ctypes.get_errno(), "sigqueue(%d, %d, %d)" % (pid, sig, value))
+
+
 def pid_alive(pid):
     try:
         os.kill(pid, 0)

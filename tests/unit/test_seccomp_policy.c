@@ -149,7 +149,7 @@ static void test_count_and_build(void **state)
 	unsigned int n = nw_seccomp_allowlist_syscalls();
 
 	/* distinct syscalls, not rules: bpf, getsockopt, fcntl have several */
-	assert_true(n > 20 && n < sizeof(rules) / sizeof(rules[0]));
+	assert_true(n > 20 && n < nw_seccomp_worker_table.n);
 	assert_int_equal(nw_seccomp_build(&ctx, 0), 0);
 	assert_int_equal(seccomp_arch_exist(ctx, seccomp_arch_native()), 0);
 	assert_int_equal(seccomp_arch_exist(ctx, SCMP_ARCH_X86), -EEXIST);

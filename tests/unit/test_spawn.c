@@ -13,6 +13,8 @@
 #include "privileged/log.c"
 #include "privileged/spawn.c"
 #include "privileged/supervise.c"
+#include "privileged/worklog.c"
+#include "privileged/audit.c"
 #include "sandbox/manifest.c"
 
 #include <stdarg.h>
@@ -133,7 +135,7 @@ static void test_manifest_rejects(void **state)
 /* --- the re-executed child ------------------------------------------------------ */
 
 enum { CHILD_OK = 0, CHILD_FD3, CHILD_STDIN, CHILD_EXTRA_FD, CHILD_MASK, CHILD_SIGPIPE,
-       CHILD_SESSION, CHILD_RECV, CHILD_MANIFEST };
+       CHILD_SESSION, CHILD_RECV, CHILD_MANIFEST, CHILD_PIDNS };
 
 static int child_main(void)
 {
@@ -164,6 +166,8 @@ static int child_main(void)
 		return CHILD_SIGPIPE;
 	if (getsid(0) != getpid())
 		return CHILD_SESSION;
+	if (getpid() != 1 || getppid() != 0)
+		return CHILD_PIDNS; /* pid 1 of its own pid namespace */
 	n = nw_manifest_recv(NW_CONTROL_FD, &m, fds, NW_MANIFEST_MAX_FDS);
 	if (n != 4)
 		return CHILD_RECV;
@@ -203,7 +207,7 @@ static void test_worker_start(void **state)
 	assert_int_equal(ldr_manifest_build(&s, &m, fds), 0);
 	assert_int_equal(ldr_worker_start(&w), 0);
 	assert_true(w.pid > 0);
-	assert_int_equal(w.ctl_fd, -1);
+	assert_true(w.ctl_fd > 2); /* kept while the worker lives: its lifeline */
 	assert_true(w.started_ms > 0);
 	assert_int_equal(wait_worker(&w, &status), w.pid);
 	assert_true(WIFEXITED(status));
@@ -271,7 +275,8 @@ static void test_supervise_restarts(void **state)
 
 static void test_supervise_sigint_and_hup(void **state)
 {
-	char *argv[] = { "sh", "-c", "exec sleep 30", NULL };
+	/* pid 1 of its namespace ignores SIGTERM without a handler: give it one */
+	char *argv[] = { "sh", "-c", "trap 'exit 0' TERM; sleep 30 & wait", NULL };
 	struct nw_manifest m = { .hdr = { .magic = NW_MANIFEST_MAGIC, .version = NW_MANIFEST_VERSION } };
 	struct ldr_worker w = { .path = "/bin/sh", .argv = argv, .manifest = &m };
 	pid_t pid;
@@ -308,6 +313,81 @@ static void test_stop_escalates(void **state)
 	ldr_worker_stop(&w, sigfd); /* nothing running: a no-op */
 }
 
+/* Quick deaths build the crash streak the next worker reads; the log pipe is its stderr. */
+static void test_crash_streak_and_log_pipe(void **state)
+{
+	char *argv[] = { "sh", "-c", "echo from-worker >&2; exit 3", NULL };
+	struct nw_manifest m = { .hdr = { .magic = NW_MANIFEST_MAGIC, .version = NW_MANIFEST_VERSION } };
+	struct ldr_worker w = { .path = "/bin/sh", .argv = argv, .manifest = &m, .ctl_fd = -1,
+				.notify_fd = -1 };
+	int lp[2], err_pipe[2], saved;
+	char out[4096] = "";
+	ssize_t n;
+
+	assert_int_equal(pipe2(lp, O_CLOEXEC | O_NONBLOCK), 0);
+	assert_int_equal(pipe2(err_pipe, O_CLOEXEC | O_NONBLOCK), 0);
+	w.log_fd = lp[0];
+	w.log_wfd = lp[1];
+	saved = dup(STDERR_FILENO); /* the relay writes to our stderr: catch it */
+	assert_true(saved >= 0);
+	assert_int_equal(dup2(err_pipe[1], STDERR_FILENO), STDERR_FILENO);
+	ldr_worker_start(&w);
+	signal_me_later(SIGTERM, 900);
+	assert_int_equal(ldr_supervise(&w, sigfd), SIGTERM);
+	ldr_worker_stop(&w, sigfd);
+	assert_int_equal(dup2(saved, STDERR_FILENO), STDERR_FILENO);
+	close(saved);
+	n = read(err_pipe[0], out, sizeof(out) - 1);
+	assert_true(n > 0);
+	out[n] = '\0';
+	/* exits at ~0, ~0.25, ~0.75 s: at least two restarts, each death quick */
+	assert_true(w.sup_local[NW_SUP_RESTARTS] >= 2);
+	assert_true(w.sup_local[NW_SUP_CRASH_STREAK] >= 2);
+	assert_int_equal(w.sup_local[NW_SUP_LAST_EXIT], (3u << 8) + 1); /* exited 3 */
+	assert_non_null(strstr(out, "from-worker\n"));
+	assert_non_null(strstr(out, "crash streak: the next worker skips"));
+	assert_true(w.ctl_fd < 0);
+	for (int i = 0; i < 2; i++) {
+		close(lp[i]);
+		close(err_pipe[i]);
+	}
+}
+
+/* The relay: lines capped, anything but printable ASCII replaced. */
+static void test_worklog_sanitizes(void **state)
+{
+	char long_line[3000], out[8192] = "";
+	int in[2], err_pipe[2], saved;
+	ssize_t n;
+
+	assert_int_equal(pipe2(in, O_CLOEXEC | O_NONBLOCK), 0);
+	assert_int_equal(pipe2(err_pipe, O_CLOEXEC | O_NONBLOCK), 0);
+	saved = dup(STDERR_FILENO);
+	assert_int_equal(dup2(err_pipe[1], STDERR_FILENO), STDERR_FILENO);
+	static const char esc[] = "a\x1b[31mred\x07\r\xc3\xa9\tz\n";
+
+	assert_int_equal(write(in[1], esc, sizeof(esc) - 1), (ssize_t)sizeof(esc) - 1);
+	memset(long_line, 'x', sizeof(long_line));
+	long_line[sizeof(long_line) - 1] = '\n';
+	assert_int_equal(write(in[1], long_line, sizeof(long_line)), (ssize_t)sizeof(long_line));
+	assert_int_equal(write(in[1], "partial", 7), 7);
+	assert_int_equal(ldr_worklog_pump(in[0]), 0);
+	close(in[1]);
+	ldr_worklog_flush(in[0]); /* EOF: the partial line ends */
+	assert_int_equal(dup2(saved, STDERR_FILENO), STDERR_FILENO);
+	close(saved);
+	n = read(err_pipe[0], out, sizeof(out) - 1);
+	assert_true(n > 0);
+	out[n] = '\0';
+	assert_non_null(strstr(out, "a?[31mred????\tz\n")); /* ESC, BEL, CR, and UTF-8 bytes */
+	assert_non_null(strstr(out, " [cut]\n"));
+	assert_null(strstr(out, "\x1b"));
+	assert_non_null(strstr(out, "\npartial\n"));
+	close(in[0]);
+	close(err_pipe[0]);
+	close(err_pipe[1]);
+}
+
 static int setup(void **state)
 {
 	sigfd = ldr_signals_block();
@@ -334,6 +414,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_supervise_restarts),
 		cmocka_unit_test(test_supervise_sigint_and_hup),
 		cmocka_unit_test(test_stop_escalates),
+		cmocka_unit_test(test_crash_streak_and_log_pipe),
+		cmocka_unit_test(test_worklog_sanitizes),
 	};
 
 	if (argc == 2 && !strcmp(argv[1], "--child"))

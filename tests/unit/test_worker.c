@@ -21,6 +21,16 @@
 #include "unprivileged/worker.c"
 #include "unprivileged/handlers.c"
 
+/* The sandbox (confine.c, testhooks.c) is not under test here. */
+void worker_test_record(struct worker *w, const struct nw_conn *c)
+{
+}
+
+uint64_t worker_sup_get(const struct worker *w, unsigned int idx)
+{
+	return idx == NW_SUP_RESTARTS ? 2 : 0;
+}
+
 /* The RPC server is not under test: handlers only read its stats. */
 void rpc_server_get_stats(const struct rpc_server *srv, struct rpc_stats *out)
 {
