@@ -2,7 +2,8 @@
 /*
  * netwardenctl: ask the netwarden worker what it sees.
  *
- *   netwardenctl [--socket=PATH] [--client-id=ID] [--json] [--no-register] [--timeout=SEC] conns|stats
+ *   netwardenctl [--socket=PATH] [--client-id=ID] [--json] [--no-register] [--timeout=SEC]
+ *                conns|http|kafka|stats
  *
  * Exit codes: 0 ok; 1 usage or unknown command; 2 netwarden is not running
  * (nothing listens on the socket); 3 permission denied (by the socket's
@@ -20,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "client/ctl_usm.h"
 #include "client/nwclient.h"
 #include "client/ctl_dns.h"
 #include "proto/frame.h"
@@ -52,13 +54,18 @@ static void usage(FILE *f)
 		"  dns     DNS queries seen since this client id's previous query, per client,\n"
 		"          server, protocol, domain and query type: answers by rcode, average\n"
 		"          latency of successful and failed answers, timeouts\n"
+		"  http    HTTP requests completed since this client id's previous query, per\n"
+		"          server, method, path and status, with latency p50/p95/p99\n"
+		"  kafka   Kafka produce and fetch requests since the previous query, per\n"
+		"          broker, api, version, topic and error code, with latency\n"
 		"  stats   the worker's counters, attach set and event mode\n"
 		"\n"
 		"options:\n"
 		"  --socket=PATH     netwarden's RPC socket (default %s)\n"
 		"  --client-id=ID    whose deltas to report (default netwardenctl-<uid>)\n"
 		"  --json            print JSON instead of a table\n"
-		"  --no-register     conns: query only; an unknown or expired id is an error (exit 4)\n"
+		"  --no-register     conns, http, kafka: query only; an unknown or expired id is\n"
+		"                    an error (exit 4)\n"
 		"  --timeout=SEC     give up on an unanswered step after SEC seconds (default 10)\n"
 		"  -h, --help        this text\n"
 		"\n"
@@ -458,6 +465,37 @@ static int run_dns(const struct opts *o)
 	return rc;
 }
 
+/* http, kafka: register (unless --no-register), then this client's delta. */
+static int cmd_usm(const struct opts *o, struct nw_client *c, bool kafka)
+{
+	const char *what = kafka ? "GetKafkaStats" : "GetHTTPStats";
+	Netwarden__Response *resp = NULL;
+	int err, rc;
+
+	if (!o->no_register) {
+		err = nw_client_register(c, o->client_id, &resp);
+		if (err)
+			return call_failed(o, "Register", err);
+		rc = check_response(o, "Register", resp, NETWARDEN__RESPONSE__KIND_REGISTER);
+		netwarden__response__free_unpacked(resp, NULL);
+		if (rc)
+			return rc;
+	}
+	err = kafka ? nw_client_get_kafka_stats(c, o->client_id, &resp)
+		    : nw_client_get_http_stats(c, o->client_id, &resp);
+	if (err)
+		return call_failed(o, what, err);
+	rc = check_response(o, what, resp, kafka ? NETWARDEN__RESPONSE__KIND_GET_KAFKA_STATS
+						  : NETWARDEN__RESPONSE__KIND_GET_HTTP_STATS);
+	if (!rc && (kafka ? ctl_usm_kafka_print(o->client_id, resp->get_kafka_stats, o->json)
+			  : ctl_usm_http_print(o->client_id, resp->get_http_stats, o->json))) {
+		fprintf(stderr, "netwardenctl: out of memory for %s\n", what);
+		rc = EXIT_USAGE;
+	}
+	netwarden__response__free_unpacked(resp, NULL);
+	return rc;
+}
+
 static int cmd_stats(const struct opts *o, struct nw_client *c)
 {
 	Netwarden__Response *resp = NULL;
@@ -547,7 +585,8 @@ int main(int argc, char **argv)
 		}
 		return run_dns(&o);
 	}
-	if (strcmp(cmd, "conns") && strcmp(cmd, "stats")) {
+	if (strcmp(cmd, "conns") && strcmp(cmd, "stats") && strcmp(cmd, "http") &&
+	    strcmp(cmd, "kafka")) {
 		fprintf(stderr, "netwardenctl: unknown command '");
 		print_safe(stderr, cmd);
 		fprintf(stderr, "'\n");
@@ -561,7 +600,10 @@ int main(int argc, char **argv)
 	c = nw_client_connect(o.socket, o.timeout_ms);
 	if (!c)
 		return connect_failed(&o, errno);
-	rc = !strcmp(cmd, "conns") ? cmd_conns(&o, c) : cmd_stats(&o, c);
+	if (!strcmp(cmd, "http") || !strcmp(cmd, "kafka"))
+		rc = cmd_usm(&o, c, !strcmp(cmd, "kafka"));
+	else
+		rc = !strcmp(cmd, "conns") ? cmd_conns(&o, c) : cmd_stats(&o, c);
 	nw_client_free(c);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		fprintf(stderr, "netwardenctl: failed to write output: %s\n", strerror(errno));

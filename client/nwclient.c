@@ -192,6 +192,28 @@ int nw_client_lookup_addresses(struct nw_client *c, const ProtobufCBinaryData *a
 	return nw_client_call(c, &req, resp);
 }
 
+int nw_client_get_http_stats(struct nw_client *c, const char *client_id, Netwarden__Response **resp)
+{
+	Netwarden__Request req = NETWARDEN__REQUEST__INIT;
+	Netwarden__GetHTTPStatsRequest r = NETWARDEN__GET_HTTPSTATS_REQUEST__INIT;
+
+	r.client_id = (char *)client_id;
+	req.kind_case = NETWARDEN__REQUEST__KIND_GET_HTTP_STATS;
+	req.get_http_stats = &r;
+	return nw_client_call(c, &req, resp);
+}
+
+int nw_client_get_kafka_stats(struct nw_client *c, const char *client_id, Netwarden__Response **resp)
+{
+	Netwarden__Request req = NETWARDEN__REQUEST__INIT;
+	Netwarden__GetKafkaStatsRequest r = NETWARDEN__GET_KAFKA_STATS_REQUEST__INIT;
+
+	r.client_id = (char *)client_id;
+	req.kind_case = NETWARDEN__REQUEST__KIND_GET_KAFKA_STATS;
+	req.get_kafka_stats = &r;
+	return nw_client_call(c, &req, resp);
+}
+
 const char *nw_client_error_name(Netwarden__ErrorCode code)
 {
 	switch (code) {

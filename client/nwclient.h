@@ -35,6 +35,8 @@ int nw_client_register(struct nw_client *c, const char *client_id, Netwarden__Re
 int nw_client_get_connections(struct nw_client *c, const char *client_id,
 			      Netwarden__Response **resp);
 int nw_client_get_stats(struct nw_client *c, Netwarden__Response **resp);
+int nw_client_get_http_stats(struct nw_client *c, const char *client_id, Netwarden__Response **resp);
+int nw_client_get_kafka_stats(struct nw_client *c, const char *client_id, Netwarden__Response **resp);
 int nw_client_get_dns_stats(struct nw_client *c, const char *client_id, Netwarden__Response **resp);
 /* addrs: n addresses of 4 or 16 bytes */
 int nw_client_lookup_addresses(struct nw_client *c, const ProtobufCBinaryData *addrs, size_t n,

@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <string.h>
 #include "privileged/loader.h"
+#include "usm.h"
 
 static const char *const set_names[LDR_SET_COUNT] = { "tracepoint", "fentry", "kprobe" };
 static const char *const set_prefixes[LDR_SET_COUNT] = { "tp_", "fe_", "kp_" };
@@ -38,6 +39,12 @@ void ldr_flags_usage(FILE *f)
 	      "  --dns-filter=ebpf|classic  ebpf (default): a socket filter copies DNS messages to\n"
 	      "                             a ring buffer; classic: a classic BPF filter, and the\n"
 	      "                             loader forwards the packets to the worker unparsed\n"
+	      "  --http=on|off              HTTP/1.x monitoring (USM; default on)\n"
+	      "  --kafka=on|off             Kafka monitoring (USM; default off: it looks up every\n"
+	      "                             TCP segment's flow in the kernel)\n"
+	      "  --usm-fragment-bytes=N     payload bytes copied per HTTP/Kafka segment, 16 to 512\n"
+	      "                             (default 208)\n"
+	      "  --usm-max-flows=N          HTTP/Kafka flows the kernel remembers (LRU; default 16384)\n"
 	      "  --rpc-socket=PATH          default " LDR_DEFAULT_SOCKET "\n"
 	      "  --rpc-group=NAME|GID       group owning the socket and its directory (default 0)\n"
 	      "  --allow-uid=UID[,UID..]    RPC peers allowed besides root\n"
@@ -169,6 +176,7 @@ enum {
 	OPT_ATTACH = 256, OPT_EVENTS, OPT_SOCKET, OPT_GROUP, OPT_ALLOW_UID, OPT_ALLOW_GID,
 	OPT_WORKER_USER, OPT_WORKER, OPT_TEST_HOOKS, OPT_CONFIG, OPT_RB_WAKEUP,
 	OPT_DNS, OPT_DNS_PORTS, OPT_DNS_FILTER,
+	OPT_HTTP, OPT_KAFKA, OPT_USM_FRAGMENT, OPT_USM_MAX_FLOWS,
 	OPT_SECCOMP,
 	OPT_LIMIT, /* OPT_LIMIT + enum nw_limit */
 };
@@ -191,6 +199,10 @@ static struct option options[N_BASE_OPTIONS + NW_LIMIT_COUNT + 1] = {
 	{ "dns", required_argument, NULL, OPT_DNS },
 	{ "dns-ports", required_argument, NULL, OPT_DNS_PORTS },
 	{ "dns-filter", required_argument, NULL, OPT_DNS_FILTER },
+	{ "http", required_argument, NULL, OPT_HTTP },
+	{ "kafka", required_argument, NULL, OPT_KAFKA },
+	{ "usm-fragment-bytes", required_argument, NULL, OPT_USM_FRAGMENT },
+	{ "usm-max-flows", required_argument, NULL, OPT_USM_MAX_FLOWS },
 	{ "seccomp", required_argument, NULL, OPT_SECCOMP },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
@@ -273,6 +285,25 @@ static int parse_dns_ports(struct ldr_config *cfg, const char *s, char *err, siz
 	return 0;
 }
 
+static int parse_on_off(const char *flag, const char *s, bool *out, char *err, size_t errlen)
+{
+	if (strcmp(s, "on") && strcmp(s, "off"))
+		return fail(err, errlen, "invalid --%s value '%s' (expected on or off)", flag, s);
+	*out = !strcmp(s, "on");
+	return 0;
+}
+
+static int parse_range(const char *flag, const char *s, uint32_t min, uint32_t max, uint32_t *out,
+		       char *err, size_t errlen)
+{
+	uint32_t v;
+
+	if (parse_id(s, strlen(s), &v) || v < min || v > max)
+		return fail(err, errlen, "invalid --%s value '%s' (expected %u to %u)", flag, s, min, max);
+	*out = v;
+	return 0;
+}
+
 /* One option with its value, from the command line or the config file. */
 static int apply_option(struct ldr_config *cfg, int c, const char *arg, struct source *src,
 			char *err, size_t errlen)
@@ -313,6 +344,16 @@ static int apply_option(struct ldr_config *cfg, int c, const char *arg, struct s
 			return fail(err, errlen, "invalid --seccomp value '%s' (expected enforce or audit)", arg);
 		cfg->seccomp_mode = !strcmp(arg, "audit") ? NW_SECCOMP_AUDIT : NW_SECCOMP_ENFORCE;
 		return 0;
+	case OPT_HTTP:
+		return parse_on_off("http", arg, &cfg->usm_http, err, errlen);
+	case OPT_KAFKA:
+		return parse_on_off("kafka", arg, &cfg->usm_kafka, err, errlen);
+	case OPT_USM_FRAGMENT:
+		return parse_range("usm-fragment-bytes", arg, USM_PAYLOAD_MIN, USM_PAYLOAD_MAX,
+				   &cfg->usm_fragment_bytes, err, errlen);
+	case OPT_USM_MAX_FLOWS:
+		return parse_range("usm-max-flows", arg, USM_FLOWS_MIN, USM_FLOWS_MAX,
+				   &cfg->usm_max_flows, err, errlen);
 	case OPT_SOCKET:
 		return parse_socket_path(cfg, arg, err, errlen);
 	case OPT_GROUP:
@@ -481,6 +522,9 @@ static void set_defaults(struct ldr_config *cfg)
 	cfg->worker_gid = 65534;
 	nw_limits_default(&cfg->limits);
 	cfg->rb_wakeup_bytes = LDR_RINGBUF_WAKEUP_BYTES;
+	cfg->usm_http = true;
+	cfg->usm_fragment_bytes = USM_PAYLOAD_DEFAULT;
+	cfg->usm_max_flows = USM_FLOWS_DEFAULT;
 	cfg->dns_ports[0] = 53;
 	cfg->n_dns_ports = 1;
 }

@@ -68,6 +68,10 @@ struct ldr_config {
 	bool dns_classic;             /* --dns-filter=classic */
 	uint16_t dns_ports[LDR_DNS_MAX_PORTS]; /* --dns-ports (default 53) */
 	size_t n_dns_ports;
+	bool usm_http;                /* --http=on|off (default on) */
+	bool usm_kafka;               /* --kafka=on|off (default off, as Datadog) */
+	uint32_t usm_fragment_bytes;  /* --usm-fragment-bytes */
+	uint32_t usm_max_flows;       /* --usm-max-flows */
 	char worker_path_buf[LDR_PATH_MAX]; /* worker_path when it came from the config file */
 };
 
@@ -139,6 +143,10 @@ struct ldr_fdset {
 	int pkt_tel_rdonly;       /* eBPF mode: nw_pkt_tel */
 	int pkt_fwd;              /* classic mode: the worker's end of the forwarding pair */
 	int sup_rdonly;           /* nw_supervisor (sandbox/supervisor.h), read-only; 0 or -1: none */
+	/* USM capture (usmcap.c); 0 or -1 means none (fds 0-2 are stdio here) */
+	int usm_ring;             /* nw_usm_rb */
+	int usm_tel_rdonly;       /* nw_usm_tel */
+	uint32_t usm_protocols;   /* USM_PROTO_BIT mask: the ring's manifest argument */
 };
 int ldr_manifest_build(const struct ldr_fdset *s, struct nw_manifest *m, int *fds);
 
@@ -194,6 +202,24 @@ int ldr_dnsfwd_worker_fd(const struct ldr_dnsfwd *f);
 int ldr_dnsfwd_poll_fd(const struct ldr_dnsfwd *f);
 int ldr_dnsfwd_pump(struct ldr_dnsfwd *f); /* packets moved */
 uint64_t ldr_dnsfwd_forwarded(const struct ldr_dnsfwd *f);
+
+/* usmcap.c: HTTP/Kafka capture on a second packet socket in the root netns */
+#define LDR_USM_RING_BYTES (4 * 1024 * 1024)
+#define LDR_USM_WAKEUP_BYTES (256 * 1024)
+struct ldr_usm_cfg {
+	bool http, kafka;
+	uint32_t fragment_bytes;  /* USM_PAYLOAD_MIN..USM_PAYLOAD_MAX */
+	uint32_t max_flows;       /* classified-flow LRU entries */
+	uint32_t ring_bytes;      /* nw_usm_rb size (power of two, pages) */
+	uint32_t wakeup_bytes;    /* wake the worker when this much waits */
+};
+struct ldr_usm;
+/* NULL + errno, with the failing step in what */
+struct ldr_usm *ldr_usm_start(const struct ldr_usm_cfg *cfg, char *what, size_t len);
+void ldr_usm_destroy(struct ldr_usm *u); /* accepts NULL */
+int ldr_usm_ring_fd(const struct ldr_usm *u); /* borrowed */
+int ldr_usm_tel_fd(const struct ldr_usm *u);  /* borrowed, read-only */
+uint32_t ldr_usm_protocols(const struct ldr_usm_cfg *cfg); /* USM_PROTO_BIT mask */
 
 /* supervise.c */
 uint64_t ldr_sup_add(struct ldr_worker *w, enum nw_sup_stat i, uint64_t n); /* new value */

@@ -23,6 +23,7 @@ struct loader {
 	int sigfd;
 	int cgroup_fd;
 	struct ldr_bpf *bpf;
+	struct ldr_usm *usm;         /* HTTP/Kafka; NULL with both off */
 	struct ldr_capture *capture; /* DNS; NULL with --dns=off */
 	enum ldr_set set;
 	struct ldr_fdset fds;
@@ -298,6 +299,35 @@ static int lock_down(struct loader *l)
 	return 0;
 }
 
+/* HTTP/Kafka capture, only when one of them is on: both off costs nothing. */
+static int start_usm(struct loader *l)
+{
+	struct ldr_usm_cfg c = {
+		.http = l->cfg.usm_http, .kafka = l->cfg.usm_kafka,
+		.fragment_bytes = l->cfg.usm_fragment_bytes, .max_flows = l->cfg.usm_max_flows,
+		.ring_bytes = LDR_USM_RING_BYTES, .wakeup_bytes = LDR_USM_WAKEUP_BYTES,
+	};
+	char what[96] = "";
+
+	if (!c.http && !c.kafka) {
+		ldr_debug("usm: HTTP and Kafka monitoring off: no capture");
+		return 0;
+	}
+	l->usm = ldr_usm_start(&c, what, sizeof(what));
+	if (!l->usm) {
+		int err = -errno;
+		ldr_log("failed to %s for HTTP/Kafka monitoring: %s (--http=off --kafka=off runs "
+			"without it)", what, strerror(-err));
+		return err;
+	}
+	l->fds.usm_ring = ldr_usm_ring_fd(l->usm);
+	l->fds.usm_tel_rdonly = ldr_usm_tel_fd(l->usm);
+	l->fds.usm_protocols = ldr_usm_protocols(&c);
+	ldr_log("usm: capturing%s%s, %u bytes per segment, %u flows", c.http ? " HTTP" : "",
+		c.kafka ? " Kafka" : "", c.fragment_bytes, c.max_flows);
+	return 0;
+}
+
 static int start_worker(struct loader *l)
 {
 	int err;
@@ -357,6 +387,8 @@ static int setup(struct loader *l)
 	if (!err)
 		err = build_fdset(l);
 	if (!err)
+		err = start_usm(l);
+	if (!err)
 		err = start_dns(l);
 	if (!err)
 		err = start_supervision(l);
@@ -371,6 +403,7 @@ static void teardown(struct loader *l)
 
 	ldr_worker_stop(&l->worker, l->sigfd);
 	ldr_bpf_destroy(l->bpf);
+	ldr_usm_destroy(l->usm);
 	ldr_capture_destroy(l->capture);
 	for (size_t i = 0; i < l->fds.nperf; i++)
 		close(l->fds.perf[i]);

@@ -55,6 +55,11 @@ int ldr_manifest_build(const struct ldr_fdset *s, struct nw_manifest *m, int *fd
 		err = add(m, fds, s->perf[cpu], NW_FD_CLOSED_PERF, 0, (uint32_t)cpu);
 	if (!err && !ringbuf)
 		err = add(m, fds, s->closed_batch_rdonly, NW_FD_CLOSED_BATCH, NW_FD_F_RDONLY, 0);
+	/* USM capture: the ring (argument: its protocols) with its counters */
+	if (!err && s->usm_ring > 0)
+		err = add(m, fds, s->usm_ring, NW_FD_USM_RINGBUF, 0, s->usm_protocols);
+	if (!err && s->usm_ring > 0)
+		err = add(m, fds, s->usm_tel_rdonly, NW_FD_USM_TELEMETRY, NW_FD_F_RDONLY, 0);
 	/* DNS capture: the ring with its counters, or the forwarding socket */
 	if (!err && s->pkt_ring > STDERR_FILENO)
 		err = add(m, fds, s->pkt_ring, NW_FD_PKT_RINGBUF, 0, 0);

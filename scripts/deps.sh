@@ -8,7 +8,8 @@ job=${1:-build}
 build_pkgs=(make gcc clang llvm bpftool pkg-config libbpf-dev libelf-dev zlib1g-dev
 	libseccomp-dev libcap-dev protobuf-c-compiler libprotobuf-c-dev libcmocka-dev)
 run_pkgs=(iproute2 procps util-linux passwd python3 curl nginx-light socat)
-test_pkgs=(libbpf-tools libldns-dev libclang-rt-14-dev dnsmasq-base bind9-dnsutils)
+test_pkgs=(libbpf-tools libldns-dev libclang-rt-14-dev dnsmasq-base bind9-dnsutils
+	wrk kcat)
 
 case "$job" in
 build) want=("${build_pkgs[@]}") ;;

@@ -11,10 +11,11 @@
 #include <string.h>
 #include <bpf/bpf.h>
 
+#include "unprivileged/usm_rpc.h"
 #include "unprivileged/worker.h"
 #include "unprivileged/dns_rpc.h"
 
-#define STATS_MAX 256
+#define STATS_MAX 512
 
 /* When even the error response cannot be allocated. */
 static Netwarden__Error oom_error = {
@@ -72,6 +73,8 @@ static void handle_register(struct worker *w, const Netwarden__RegisterRequest *
 		set_error(resp, NETWARDEN__ERROR_CODE__ERROR_INTERNAL, "cannot register client");
 		return;
 	}
+	/* HTTP/Kafka deltas start now too (a refusal there is counted, not fatal) */
+	worker_usm_register(w->usm, req->client_id, worker_now_ns());
 	a = malloc(sizeof(*a));
 	if (!a) {
 		set_error(resp, NETWARDEN__ERROR_CODE__ERROR_INTERNAL, "out of memory");
@@ -273,6 +276,11 @@ static void add_dns(void *ctx, const char *name, uint64_t value)
 	add(ctx, name, value);
 }
 
+static void add_usm(void *ctx, const char *name, uint64_t value)
+{
+	add(ctx, name, value);
+}
+
 static const char *const tel_names[NW_TEL_MAX] = {
 	[NW_TEL_CONN_MAP_FULL] = "tel_conn_map_full",
 	[NW_TEL_EVENT_LOST] = "tel_event_lost",
@@ -371,6 +379,7 @@ static void handle_get_stats(struct worker *w, Netwarden__Response *resp)
 	add(a, "rpc_requests", rs.requests);
 	add(a, "rpc_timeouts", rs.timeouts);
 	add(a, "seccomp_allowlist_syscalls", w->seccomp_syscalls);
+	worker_usm_stats(w->usm, add_usm, a);
 	/* the sandbox and its supervisor (sandbox/supervisor.h) */
 	add(a, "seccomp_argument_checked_syscalls", w->seccomp_filtered);
 	add(a, "seccomp_audit", w->seccomp_mode == NW_SECCOMP_AUDIT);
@@ -440,6 +449,31 @@ static void handle_lookup(struct worker *w, const Netwarden__LookupAddressesRequ
 	resp->kind_case = NETWARDEN__RESPONSE__KIND_LOOKUP_ADDRESSES;
 }
 
+/* ---- GetHTTPStats, GetKafkaStats (usm_rpc.c) ------------------------------ */
+
+static void handle_usm(struct worker *w, const char *client_id, bool kafka, Netwarden__Response *resp)
+{
+	int err;
+
+	if (!client_id || !client_id[0]) {
+		set_error(resp, NETWARDEN__ERROR_CODE__ERROR_BAD_REQUEST, "empty client_id");
+		return;
+	}
+	err = kafka ? usm_rpc_kafka(w->usm, client_id, worker_now_ns(), &resp->get_kafka_stats)
+		    : usm_rpc_http(w->usm, client_id, worker_now_ns(), &resp->get_http_stats);
+	if (err == -ENOENT) {
+		set_error(resp, NETWARDEN__ERROR_CODE__ERROR_UNKNOWN_CLIENT,
+			  "unknown client: Register first (or it expired)");
+		return;
+	}
+	if (err) {
+		set_error(resp, NETWARDEN__ERROR_CODE__ERROR_INTERNAL, "out of memory");
+		return;
+	}
+	resp->kind_case = kafka ? NETWARDEN__RESPONSE__KIND_GET_KAFKA_STATS
+				: NETWARDEN__RESPONSE__KIND_GET_HTTP_STATS;
+}
+
 void worker_handle(void *ctx, const struct ucred *peer, const Netwarden__Request *req,
 		   Netwarden__Response *resp)
 {
@@ -458,6 +492,12 @@ void worker_handle(void *ctx, const struct ucred *peer, const Netwarden__Request
 		break;
 	case NETWARDEN__REQUEST__KIND_GET_STATS:
 		handle_get_stats(w, resp);
+		break;
+	case NETWARDEN__REQUEST__KIND_GET_HTTP_STATS:
+		handle_usm(w, req->get_http_stats ? req->get_http_stats->client_id : NULL, false, resp);
+		break;
+	case NETWARDEN__REQUEST__KIND_GET_KAFKA_STATS:
+		handle_usm(w, req->get_kafka_stats ? req->get_kafka_stats->client_id : NULL, true, resp);
 		break;
 	case NETWARDEN__REQUEST__KIND_GET_DNS_STATS:
 		handle_dns_stats(w, req->get_dns_stats, resp);
@@ -488,6 +528,12 @@ void worker_release(void *ctx, Netwarden__Response *resp)
 		break;
 	case NETWARDEN__RESPONSE__KIND_GET_STATS:
 		free(resp->get_stats); /* struct stats_arena */
+		break;
+	case NETWARDEN__RESPONSE__KIND_GET_HTTP_STATS:
+		free(resp->get_http_stats); /* usm_rpc.c's arena */
+		break;
+	case NETWARDEN__RESPONSE__KIND_GET_KAFKA_STATS:
+		free(resp->get_kafka_stats);
 		break;
 	case NETWARDEN__RESPONSE__KIND_GET_DNS_STATS:
 		free(resp->get_dns_stats); /* dns_rpc.c's arena */

@@ -263,6 +263,31 @@ static int receive_dns(struct worker *w)
 	return 0;
 }
 
+/* The USM ring and its counters, when the loader captures HTTP or Kafka. */
+static int receive_usm(struct worker *w)
+{
+	struct worker_usm_cfg c = { .ring_fd = -1, .tel_fd = -1, .limits = &w->limits };
+	int err;
+
+	for (int i = 0; i < w->n_fds; i++) {
+		if (w->m.entries[i].role == NW_FD_USM_RINGBUF) {
+			c.ring_fd = w->fds[i];
+			c.protocols = w->m.entries[i].arg;
+		} else if (w->m.entries[i].role == NW_FD_USM_TELEMETRY) {
+			c.tel_fd = w->fds[i];
+		}
+	}
+	if (c.ring_fd < 0)
+		return 0;
+	w->usm = worker_usm_new(&c);
+	if (!w->usm) {
+		err = -errno;
+		logf_("failed to set up HTTP/Kafka monitoring: %s", strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
 static void on_signal(struct ev_handler *h, uint32_t events)
 {
 	struct worker *w = (struct worker *)((char *)h - offsetof(struct worker, sig_h));
@@ -317,6 +342,7 @@ static void on_timer(struct ev_handler *h, uint32_t events)
 		return;
 	rpc_server_tick(w->rpc, mono_ms());
 	state_tick(w->state, now);
+	worker_usm_tick(w->usm, now);
 	worker_dns_tick(w->dns);
 	events_drain(w->events); /* perf wakeups may lag; closed events go to clients */
 	if (keymap_len(w->released) || now - w->last_housekeeping_ns > housekeeping_ns(w)) {
@@ -358,7 +384,8 @@ static int setup_loop(struct worker *w)
 		return -errno;
 	if ((err = evloop_add(w->loop, &w->sig_h, EPOLLIN)) ||
 	    (err = evloop_add(w->loop, &w->timer_h, EPOLLIN)) ||
-	    (err = events_attach(w->events, w->loop)))
+	    (err = events_attach(w->events, w->loop)) ||
+	    (err = worker_usm_attach(w->usm, w->loop)))
 		return err;
 	err = worker_dns_attach(w->dns, w->loop);
 	if (err)
@@ -392,6 +419,7 @@ static int confine(struct worker *w)
 	keep[n++] = w->sig_h.fd;
 	keep[n++] = w->timer_h.fd;
 	n += events_fds(w->events, keep + n, sizeof(keep) / sizeof(keep[0]) - n);
+	n += worker_usm_fds(w->usm, keep + n, sizeof(keep) / sizeof(keep[0]) - n);
 	n += worker_dns_fds(w->dns, keep + n, sizeof(keep) / sizeof(keep[0]) - n);
 	/* the control socket until confined: the loader's lifeline, and the
 	 * audit listener's way out; closed at the end of confinement */
@@ -414,7 +442,7 @@ int main(int argc, char **argv)
 	w.pid = worker_outer_pid(); /* getpid() is 1: our own pid namespace */
 	w.start_ns = worker_now_ns();
 	w.last_housekeeping_ns = w.start_ns;
-	if (receive_manifest(&w))
+	if (receive_manifest(&w) || receive_usm(&w))
 		return 1;
 	err = setup_loop(&w);
 	if (err) {

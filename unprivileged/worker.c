@@ -50,6 +50,7 @@ void worker_on_closed(void *ctx, const struct nw_conn *c)
 	if (w->test_hooks)
 		worker_test_record(w, c);
 	state_store_closed(w->state, c, worker_now_ns());
+	worker_usm_conn_closed(w->usm, c);
 }
 
 void worker_on_released(void *ctx, uint64_t cookie)

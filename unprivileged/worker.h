@@ -22,6 +22,7 @@
 #include "unprivileged/keymap.h"
 #include "unprivileged/rpc.h"
 #include "unprivileged/state.h"
+#include "unprivileged/usm_worker.h"
 
 #define WORKER_RELEASED_MAX 8192 /* pending NW_EV_SOCK_RELEASED cookies before a forced sweep */
 
@@ -59,6 +60,7 @@ struct worker {
 	struct conntrack *ct;
 	struct state *state;
 	struct keymap *released; /* cookie -> nothing: sweep pending */
+	struct worker_usm *usm;  /* HTTP/Kafka, NULL when the loader passed no USM ring */
 	struct worker_dns *dns;  /* DNS, NULL when the loader passed no capture (--dns=off) */
 	struct nw_conn *active;  /* the last refresh's active connections */
 	size_t cap_active;

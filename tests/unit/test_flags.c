@@ -438,6 +438,41 @@ static void conf_refused(const char *text, unsigned int line, const char *word)
 	unlink(cfg_path);
 }
 
+static void test_usm_flags(void **state)
+{
+	char arg[96];
+
+	assert_int_equal(PARSE("--attach=auto"), 0);
+	assert_true(cfg.usm_http); /* HTTP on, Kafka off: Datadog's USM defaults */
+	assert_false(cfg.usm_kafka);
+	assert_int_equal(cfg.usm_fragment_bytes, USM_PAYLOAD_DEFAULT);
+	assert_int_equal(cfg.usm_max_flows, USM_FLOWS_DEFAULT);
+	assert_int_equal(PARSE("--http=off", "--kafka=on", "--usm-fragment-bytes=512",
+			       "--usm-max-flows=64"), 0);
+	assert_false(cfg.usm_http);
+	assert_true(cfg.usm_kafka);
+	assert_int_equal(cfg.usm_fragment_bytes, 512);
+	assert_int_equal(cfg.usm_max_flows, 64);
+	assert_int_equal(PARSE("--usm-fragment-bytes=16", "--usm-max-flows=1048576"), 0);
+	refused("--http=yes", "expected on or off");
+	refused("--kafka=", "--kafka");
+	refused("--usm-fragment-bytes=513", "16 to 512");
+	refused("--usm-fragment-bytes=15", "usm-fragment-bytes");
+	refused("--usm-fragment-bytes=2k", "usm-fragment-bytes");
+	refused("--usm-max-flows=63", "64 to 1048576");
+	refused("--usm-max-flows=1048577", "usm-max-flows");
+	refused("--http", "needs a value");
+	/* the same keys in the config file, flags over the file */
+	snprintf(arg, sizeof(arg), "--config=%s",
+		 conf("http = off\nkafka = on\nusm_fragment_bytes = 300\nusm_max_flows = 100\n"));
+	assert_int_equal(PARSE(arg, "--usm-max-flows=200"), 0);
+	assert_false(cfg.usm_http);
+	assert_true(cfg.usm_kafka);
+	assert_int_equal(cfg.usm_fragment_bytes, 300);
+	assert_int_equal(cfg.usm_max_flows, 200);
+	unlink(cfg_path);
+}
+
 static void test_config_file(void **state)
 {
 	char arg[96];
@@ -784,6 +819,7 @@ int main(void)
 		cmocka_unit_test(test_worker_args),
 		cmocka_unit_test(test_limit_defaults_and_table),
 		cmocka_unit_test(test_limit_flags),
+		cmocka_unit_test(test_usm_flags),
 		cmocka_unit_test(test_config_file),
 		cmocka_unit_test(test_config_file_errors),
 		cmocka_unit_test(test_dns_flags),

@@ -672,6 +672,74 @@ static void test_verify_pkt_sets(void **state)
 	close(tel_ro);
 }
 
+static void test_verify_usm_set(void **state)
+{
+	struct fixture f;
+	int ring, tel, tel_ro, wrong;
+
+	if (!need_bpf())
+		skip();
+	make_ringbuf_set(&f);
+	ring = bpf_map_create(BPF_MAP_TYPE_RINGBUF, NW_MAP_USM_RB, 0, 0, 4096 * 4, NULL);
+	tel = bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, NW_MAP_USM_TEL, 4, 8, USM_TEL_MAX, NULL);
+	assert_true(ring >= 0 && tel >= 0);
+	tel_ro = rdonly_dup(tel);
+	f.m.hdr.count = 6;
+	f.m.entries[4] = (struct nw_manifest_entry){ .role = NW_FD_USM_RINGBUF,
+						      .arg = USM_PROTO_BIT(USM_PROTO_HTTP) };
+	f.fds[4] = ring;
+	f.m.entries[5] = (struct nw_manifest_entry){ .role = NW_FD_USM_TELEMETRY, .flags = NW_FD_F_RDONLY };
+	f.fds[5] = tel_ro;
+	assert_int_equal(nw_manifest_verify(&f.m, f.fds), 0);
+	f.m.entries[4].arg = USM_PROTO_MASK_ALL;
+	assert_int_equal(nw_manifest_verify(&f.m, f.fds), 0);
+
+	/* the argument names the protocols: none, or an unknown one, is refused */
+	f.m.entries[4].arg = 0;
+	assert_int_equal(nw_manifest_verify_entry(&f.m.entries[4], ring), -EINVAL);
+	f.m.entries[4].arg = USM_PROTO_MASK_ALL | (1u << 5);
+	assert_int_equal(nw_manifest_verify_entry(&f.m.entries[4], ring), -EINVAL);
+	f.m.entries[4].arg = USM_PROTO_BIT(USM_PROTO_KAFKA);
+	/* the closed-connection ring where the USM ring belongs, and vice versa */
+	assert_int_equal(nw_manifest_verify_entry(&f.m.entries[4], f.fds[2]), -EBADFD);
+	assert_int_equal(nw_manifest_verify_entry(&f.m.entries[2], ring), -EBADFD);
+	/* the conns telemetry (a plain array) where the per-CPU counters belong */
+	wrong = rdonly_dup(f.fds[3]);
+	assert_int_equal(nw_manifest_verify_entry(&f.m.entries[5], wrong), -EBADFD);
+	close(wrong);
+	/* writable, or not flagged read-only */
+	assert_int_equal(nw_manifest_verify_entry(&f.m.entries[5], tel), -EACCES);
+	f.m.entries[5].flags = 0;
+	assert_int_equal(nw_manifest_verify_entry(&f.m.entries[5], tel_ro), -EACCES);
+	f.m.entries[5].flags = NW_FD_F_RDONLY;
+	f.m.entries[5].arg = 1;
+	assert_int_equal(nw_manifest_verify_entry(&f.m.entries[5], tel_ro), -EINVAL);
+	f.m.entries[5].arg = 0;
+	f.m.entries[4].flags = NW_FD_F_RDONLY;
+	assert_int_equal(nw_manifest_verify_entry(&f.m.entries[4], ring), -EINVAL);
+	f.m.entries[4].flags = 0;
+
+	/* the ring without its counters, the counters without the ring */
+	f.m.hdr.count = 5;
+	assert_int_equal(nw_manifest_verify(&f.m, f.fds), -ENOENT);
+	f.m.entries[4] = f.m.entries[5];
+	f.fds[4] = tel_ro;
+	assert_int_equal(nw_manifest_verify(&f.m, f.fds), -ENOENT);
+	/* two rings */
+	f.m.hdr.count = 7;
+	f.m.entries[4] = (struct nw_manifest_entry){ .role = NW_FD_USM_RINGBUF, .arg = 1u << 1 };
+	f.fds[4] = ring;
+	f.m.entries[5] = f.m.entries[4];
+	f.fds[5] = ring;
+	f.m.entries[6] = (struct nw_manifest_entry){ .role = NW_FD_USM_TELEMETRY, .flags = NW_FD_F_RDONLY };
+	f.fds[6] = tel_ro;
+	assert_int_equal(nw_manifest_verify(&f.m, f.fds), -EEXIST);
+	closev(f.fds, 4);
+	close(ring);
+	close(tel);
+	close(tel_ro);
+}
+
 static void test_role_names(void **state)
 {
 	assert_string_equal(nw_manifest_role_name(NW_FD_CLOSED_PERF), "closed-perf");
@@ -684,6 +752,10 @@ static void test_role_names(void **state)
 	assert_int_equal(NW_FD_PKT_RINGBUF, 7);
 	assert_int_equal(NW_FD_PKT_TELEMETRY, 8);
 	assert_int_equal(NW_FD_PKT_FORWARD, 9);
+	assert_string_equal(nw_manifest_role_name(NW_FD_USM_RINGBUF), "usm-ringbuf");
+	assert_string_equal(nw_manifest_role_name(NW_FD_USM_TELEMETRY), "usm-telemetry-map");
+	assert_int_equal(NW_FD_USM_RINGBUF, 10);
+	assert_int_equal(NW_FD_USM_TELEMETRY, 11);
 }
 
 int main(void)
@@ -705,6 +777,7 @@ int main(void)
 		cmocka_unit_test(test_verify_perf_set),
 		cmocka_unit_test(test_verify_forward_socket),
 		cmocka_unit_test(test_verify_pkt_sets),
+		cmocka_unit_test(test_verify_usm_set),
 		cmocka_unit_test(test_role_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

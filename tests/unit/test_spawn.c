@@ -16,6 +16,7 @@
 #include "privileged/worklog.c"
 #include "privileged/audit.c"
 #include "sandbox/manifest.c"
+#include "usm.h"
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -130,6 +131,35 @@ static void test_manifest_rejects(void **state)
 	s.perf[0] = 5;
 	s.perf[1] = -1;
 	assert_int_equal(ldr_manifest_build(&s, &m, fds), -EBADF);
+}
+
+static void test_manifest_usm(void **state)
+{
+	struct ldr_fdset s;
+	struct nw_manifest m;
+	int fds[NW_MANIFEST_MAX_FDS];
+
+	fdset_init(&s);
+	s.usm_ring = 40;
+	s.usm_tel_rdonly = 41;
+	s.usm_protocols = USM_PROTO_MASK_ALL;
+	assert_int_equal(ldr_manifest_build(&s, &m, fds), 0);
+	assert_int_equal(m.hdr.count, 6);
+	assert_int_equal(m.entries[4].role, NW_FD_USM_RINGBUF);
+	assert_int_equal(m.entries[4].flags, 0); /* the worker maps the consumer page */
+	assert_int_equal(m.entries[4].arg, USM_PROTO_MASK_ALL);
+	assert_int_equal(fds[4], 40);
+	assert_int_equal(m.entries[5].role, NW_FD_USM_TELEMETRY);
+	assert_int_equal(m.entries[5].flags, NW_FD_F_RDONLY);
+	assert_int_equal(fds[5], 41);
+	assert_int_equal(check_complete(&m), 0);
+	/* the ring without its counters */
+	s.usm_tel_rdonly = -1;
+	assert_int_equal(ldr_manifest_build(&s, &m, fds), -EBADF);
+	/* no capture (--http=off --kafka=off): no USM entry */
+	fdset_init(&s);
+	assert_int_equal(ldr_manifest_build(&s, &m, fds), 0);
+	assert_int_equal(m.hdr.count, 4);
 }
 
 /* --- the re-executed child ------------------------------------------------------ */
@@ -409,6 +439,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_manifest_ringbuf),
 		cmocka_unit_test(test_manifest_perf),
 		cmocka_unit_test(test_manifest_rejects),
+		cmocka_unit_test(test_manifest_usm),
 		cmocka_unit_test(test_worker_start),
 		cmocka_unit_test(test_worker_exec_fails),
 		cmocka_unit_test(test_supervise_restarts),

@@ -21,6 +21,15 @@
 #include "unprivileged/worker.c"
 #include "unprivileged/handlers.c"
 
+/* USM has its own tests (test_usm_worker.c): here the worker runs without it */
+void worker_usm_conn_closed(struct worker_usm *u, const struct nw_conn *c) {}
+int worker_usm_register(struct worker_usm *u, const char *id, uint64_t now_ns) { return 0; }
+void worker_usm_stats(struct worker_usm *u, void (*add)(void *, const char *, uint64_t), void *ctx) {}
+int usm_rpc_http(struct worker_usm *u, const char *id, uint64_t now_ns,
+		 Netwarden__GetHTTPStatsResponse **out) { return -ENOENT; }
+int usm_rpc_kafka(struct worker_usm *u, const char *id, uint64_t now_ns,
+		  Netwarden__GetKafkaStatsResponse **out) { return -ENOENT; }
+
 /* The sandbox (confine.c, testhooks.c) is not under test here. */
 void worker_test_record(struct worker *w, const struct nw_conn *c)
 {
