@@ -78,7 +78,8 @@ static int count_record(void *ctx, void *data, size_t size)
 
 /*
  * A worker that follows NW_SUP_POISON_STREAK quick deaths consumes every
- * record that waits in every ring or perf buffer, without parsing one: the
+ * record that waits in every ring or perf buffer (and every packet queued on
+ * the classic DNS forwarding socket), without parsing one: the
  * record that killed the last workers is among them (libbpf moves the
  * consumer position only after a record's callback returns, so a crash
  * leaves it at the head). Counted in records_skipped_after_crash.
@@ -100,6 +101,15 @@ static int skip_after_crash(struct worker *w)
 			if (r < 0)
 				return (int)r;
 			n += (uint64_t)r;
+			rings++;
+			continue;
+		}
+		if (role == NW_FD_PKT_FORWARD) {
+			/* classic DNS capture: the packets queued on the socket */
+			char pkt[64];
+
+			while (recv(w->fds[i], pkt, sizeof(pkt), MSG_DONTWAIT | MSG_TRUNC) >= 0)
+				n++;
 			rings++;
 			continue;
 		}

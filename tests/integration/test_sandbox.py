@@ -221,6 +221,12 @@ if wpid2:
 rc = d.stop()
 tap.eq(rc, 0, "netwarden exits 0 on SIGTERM")
 last = wpid2 or wpid
+# pid 1 of a namespace ignores signals it has no handler for: the worker blocks
+# SIGTERM and reads it from a signalfd, so it still stops at once, cleanly
+tap.ok(d.log_lines(r"netwarden: worker pid %d stopped: exited with status 0" % last)
+       and d.log_lines(r"netwarden-worker: SIGTERM: exiting")
+       and not d.log_lines(r"did not stop within"),
+       "the worker (pid 1 of its namespace) stops on the loader's SIGTERM and exits 0", d.log()[-800:])
 tap.ok(nw.wait_for(lambda: not os.path.exists("/proc/%d" % last), 5),
        "the worker (pid %d) is gone after the loader stopped" % last)
 
