@@ -740,6 +740,49 @@ static void test_verify_usm_set(void **state)
 	close(tel_ro);
 }
 
+/* The loader's counters: a read-only nw_supervisor array, optional, at most one. */
+static void test_verify_supervisor_map(void **state)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, mm, .map_flags = BPF_F_MMAPABLE);
+	struct fixture f;
+	int sup, sup_ro, wrong, wrong_ro;
+
+	if (!need_bpf())
+		skip();
+	make_ringbuf_set(&f);
+	sup = bpf_map_create(BPF_MAP_TYPE_ARRAY, NW_MAP_SUPERVISOR, 4, 8, NW_SUP_MAX, &mm);
+	wrong = bpf_map_create(BPF_MAP_TYPE_ARRAY, NW_MAP_SUPERVISOR, 4, 8, NW_SUP_MAX + 1, NULL);
+	assert_true(sup >= 0 && wrong >= 0);
+	sup_ro = rdonly_dup(sup);
+	wrong_ro = rdonly_dup(wrong);
+	f.m.hdr.count = 5;
+	f.m.entries[4] = (struct nw_manifest_entry){ .role = NW_FD_SUPERVISOR_MAP, .flags = NW_FD_F_RDONLY };
+	f.fds[4] = sup_ro;
+	assert_int_equal(nw_manifest_verify(&f.m, f.fds), 0);
+	/* writable, or not flagged read-only: the worker must not be able to forge them */
+	assert_int_equal(nw_manifest_verify_entry(&f.m.entries[4], sup), -EACCES);
+	f.m.entries[4].flags = 0;
+	assert_int_equal(nw_manifest_verify_entry(&f.m.entries[4], sup_ro), -EACCES);
+	f.m.entries[4].flags = NW_FD_F_RDONLY;
+	/* not the supervisor's array: another size, the telemetry map */
+	assert_int_equal(nw_manifest_verify_entry(&f.m.entries[4], wrong_ro), -EBADFD);
+	close(wrong_ro);
+	wrong_ro = rdonly_dup(f.fds[3]);
+	assert_int_equal(nw_manifest_verify_entry(&f.m.entries[4], wrong_ro), -EBADFD);
+	/* two of them */
+	f.m.hdr.count = 6;
+	f.m.entries[5] = f.m.entries[4];
+	f.fds[5] = sup_ro;
+	assert_int_equal(nw_manifest_verify(&f.m, f.fds), -EEXIST);
+	assert_string_equal(nw_manifest_role_name(NW_FD_SUPERVISOR_MAP), "supervisor-map");
+	assert_int_equal(NW_FD_SUPERVISOR_MAP, 12);
+	closev(f.fds, 4);
+	close(sup);
+	close(sup_ro);
+	close(wrong);
+	close(wrong_ro);
+}
+
 static void test_role_names(void **state)
 {
 	assert_string_equal(nw_manifest_role_name(NW_FD_CLOSED_PERF), "closed-perf");
@@ -778,6 +821,7 @@ int main(void)
 		cmocka_unit_test(test_verify_forward_socket),
 		cmocka_unit_test(test_verify_pkt_sets),
 		cmocka_unit_test(test_verify_usm_set),
+		cmocka_unit_test(test_verify_supervisor_map),
 		cmocka_unit_test(test_role_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
