@@ -145,6 +145,19 @@ bench-dns:
 	$(Q)$(MAKE) --no-print-directory $(OUTPUT)/bench/dns_parse_bench
 	$(Q)bench/dns_parse.sh
 
+# The DNS capture's CPU per packet on lo against tcpdump and no capture, both
+# capture modes, DNS queries and other traffic (bench/dns_capture.py).
+$(OUTPUT)/bench/dns_load: bench/dns_load.c | $(OUTPUT)
+	$(Q)mkdir -p $(@D)
+	$(call msg,CC-BENCH,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@
+
+.PHONY: bench-dns-capture
+bench-dns-capture:
+	$(Q)scripts/deps.sh bench
+	$(Q)$(MAKE) --no-print-directory all $(OUTPUT)/bench/dns_load
+	$(Q)/usr/bin/python3 bench/dns_capture.py
+
 # Closed connections at 15000 TCP conn/s: CPU and consumer wakeups against no
 # tracer and tcplife, ring-buffer and perf-buffer modes (bench/conn_load.py).
 bench-conns:
@@ -153,6 +166,7 @@ bench-conns:
 	$(Q)/usr/bin/python3 bench/conn_load.py
 
 bench: bench-conns bench-dns
+bench: bench-dns-capture
 
 # --- entry points ----------------------------------------------------------
 test:

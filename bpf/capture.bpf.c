@@ -6,7 +6,7 @@
  * into nw_pkt_rb; it always returns 0, so the socket never queues anything.
  *
  * Every packet of the host passes here, so the common case (not DNS) returns
- * after two small loads: IP header, ports.
+ * after one load: the IP header with the ports behind it.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -62,6 +62,8 @@ struct l3 {
 	__u32 l4_end;  /* end of the IP payload (excludes link-layer padding) */
 	__u8 proto;
 	__u8 flags;
+	__u8 have_ports; /* ports read with the IP header (no options or extensions) */
+	__be16 ports[2];
 };
 
 static __always_inline void tel_inc(__u32 idx)
@@ -88,29 +90,41 @@ static __always_inline bool dns_port(__u16 port)
 static __always_inline int parse_v4(struct __sk_buff *skb, __u32 off, struct nw_pkt_hdr *h,
 				    struct l3 *l)
 {
-	struct iphdr ip;
+	/* one load for the header and the ports in the common case (no options) */
+	struct {
+		struct iphdr ip;
+		__be16 ports[2];
+	} p;
 	__u32 ihl, tot;
 	__u16 frag;
 
-	if (bpf_skb_load_bytes(skb, off, &ip, sizeof(ip)))
+	if (bpf_skb_load_bytes(skb, off, &p, sizeof(p))) {
+		if (bpf_skb_load_bytes(skb, off, &p.ip, sizeof(p.ip)))
+			return -1;
+	} else {
+		l->have_ports = 1;
+	}
+	ihl = (__u32)p.ip.ihl * 4;
+	tot = bpf_ntohs(p.ip.tot_len);
+	if (p.ip.version != 4 || ihl < sizeof(p.ip) || tot < ihl)
 		return -1;
-	ihl = (__u32)ip.ihl * 4;
-	tot = bpf_ntohs(ip.tot_len);
-	if (ip.version != 4 || ihl < sizeof(ip) || tot < ihl)
-		return -1;
-	if (ip.protocol != IPPROTO_UDP && ip.protocol != IPPROTO_TCP)
+	if (p.ip.protocol != IPPROTO_UDP && p.ip.protocol != IPPROTO_TCP)
 		return 1;
-	frag = bpf_ntohs(ip.frag_off);
+	frag = bpf_ntohs(p.ip.frag_off);
 	if (frag & IP_OFFSET) {
 		tel_inc(NW_PKT_TEL_FRAGMENTS);
 		return 1;
 	}
 	if (frag & IP_MF)
 		l->flags |= NW_PKT_F_FRAGMENT;
-	__builtin_memcpy(h->saddr, &ip.saddr, 4);
-	__builtin_memcpy(h->daddr, &ip.daddr, 4);
+	if (ihl != sizeof(p.ip))
+		l->have_ports = 0;
+	l->ports[0] = p.ports[0];
+	l->ports[1] = p.ports[1];
+	__builtin_memcpy(h->saddr, &p.ip.saddr, 4);
+	__builtin_memcpy(h->daddr, &p.ip.daddr, 4);
 	h->ip_version = 4;
-	l->proto = ip.protocol;
+	l->proto = p.ip.protocol;
 	l->l4_off = off + ihl;
 	l->l4_end = off + tot;
 	return 0;
@@ -119,17 +133,29 @@ static __always_inline int parse_v4(struct __sk_buff *skb, __u32 off, struct nw_
 static __always_inline int parse_v6(struct __sk_buff *skb, __u32 off, struct nw_pkt_hdr *h,
 				    struct l3 *l)
 {
-	struct ipv6hdr ip;
+	struct {
+		struct ipv6hdr ip;
+		__be16 ports[2];
+	} p;
+	struct ipv6hdr *ipp = &p.ip;
 	__u32 end;
 	__u8 nh;
 
-	if (bpf_skb_load_bytes(skb, off, &ip, sizeof(ip)))
+	if (bpf_skb_load_bytes(skb, off, &p, sizeof(p))) {
+		if (bpf_skb_load_bytes(skb, off, &p.ip, sizeof(p.ip)))
+			return -1;
+	} else {
+		l->have_ports = 1;
+	}
+	if (ipp->version != 6)
 		return -1;
-	if (ip.version != 6)
-		return -1;
-	end = off + sizeof(ip) + bpf_ntohs(ip.payload_len);
-	nh = ip.nexthdr;
-	off += sizeof(ip);
+	l->ports[0] = p.ports[0];
+	l->ports[1] = p.ports[1];
+	end = off + sizeof(*ipp) + bpf_ntohs(ipp->payload_len);
+	nh = ipp->nexthdr;
+	off += sizeof(*ipp);
+	if (nh != IPPROTO_UDP && nh != IPPROTO_TCP)
+		l->have_ports = 0; /* extension headers first */
 	/* hop-by-hop, routing, destination options, fragment */
 #pragma unroll
 	for (int i = 0; i < IPV6_EXT_MAX; i++) {
@@ -156,8 +182,8 @@ static __always_inline int parse_v6(struct __sk_buff *skb, __u32 off, struct nw_
 	}
 	if (nh != IPPROTO_UDP && nh != IPPROTO_TCP)
 		return 1;
-	__builtin_memcpy(h->saddr, &ip.saddr, 16);
-	__builtin_memcpy(h->daddr, &ip.daddr, 16);
+	__builtin_memcpy(h->saddr, &ipp->saddr, 16);
+	__builtin_memcpy(h->daddr, &ipp->daddr, 16);
 	h->ip_version = 6;
 	l->proto = nh;
 	l->l4_off = off;
@@ -199,7 +225,6 @@ int nw_capture(struct __sk_buff *skb)
 	struct pkt_scratch *s;
 	__u32 off = 0, zero = 0, end, payload_off, avail, orig;
 	__u16 proto = bpf_ntohs((__u16)skb->protocol);
-	__be16 ports[2];
 	int rc;
 
 	/* loopback shows each packet twice (sent, then received): keep the second */
@@ -230,12 +255,12 @@ int nw_capture(struct __sk_buff *skb)
 			tel_inc(NW_PKT_TEL_BAD);
 		return 0;
 	}
-	if (bpf_skb_load_bytes(skb, l.l4_off, ports, sizeof(ports))) {
+	if (!l.have_ports && bpf_skb_load_bytes(skb, l.l4_off, l.ports, sizeof(l.ports))) {
 		tel_inc(NW_PKT_TEL_BAD); /* even a first fragment holds 8 bytes */
 		return 0;
 	}
-	h.sport = bpf_ntohs(ports[0]);
-	h.dport = bpf_ntohs(ports[1]);
+	h.sport = bpf_ntohs(l.ports[0]);
+	h.dport = bpf_ntohs(l.ports[1]);
 	if (!dns_port(h.sport) && !dns_port(h.dport))
 		return 0;
 
