@@ -133,6 +133,8 @@ fuzz:
 	$(Q)$(MAKE) --no-print-directory fuzz-bins
 	$(Q)NW_FUZZ_SECONDS=$(FUZZ_SECONDS) NW_FUZZ_CORPUS=$(OUTPUT)/fuzz/corpus \
 		/usr/bin/python3 tests/integration/test_fuzz_dns.py
+	$(Q)NW_FUZZ_SECONDS=$(FUZZ_SECONDS) NW_FUZZ_CORPUS=$(OUTPUT)/fuzz/corpus \
+		/usr/bin/python3 tests/integration/test_fuzz_capture.py
 
 # Parser cost per DNS response against ldns (callgrind): bench/dns_parse.sh.
 $(OUTPUT)/bench/dns_parse_bench: bench/dns_parse_bench.c $(call obj,unprivileged/dns/dns_parse.c) | $(OUTPUT)
