@@ -167,6 +167,15 @@ bench-conns:
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)/usr/bin/python3 bench/conn_load.py
 
+# HTTP monitoring's cost: requests/s nginx keeps under wrk with USM on (HTTP,
+# HTTP+Kafka), off, and no tracer, and requests counted (bench/usm_nginx.py).
+.PHONY: bench-usm
+bench-usm:
+	$(Q)scripts/deps.sh bench
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)/usr/bin/python3 bench/usm_nginx.py
+
+bench: bench-usm
 bench: bench-conns bench-dns
 bench: bench-dns-capture
 
