@@ -176,19 +176,7 @@ int ldr_bpf_map_fd(const struct ldr_bpf *b, const char *name)
 /* A second fd on the map that the kernel only lets read. */
 int ldr_bpf_map_fd_rdonly(const struct ldr_bpf *b, const char *name)
 {
-	LIBBPF_OPTS(bpf_get_fd_by_id_opts, opts, .open_flags = BPF_F_RDONLY);
-	struct bpf_map_info info;
-	__u32 len = sizeof(info);
-	int fd = ldr_bpf_map_fd(b, name), err;
-
-	if (fd < 0)
-		return fd;
-	memset(&info, 0, sizeof(info));
-	err = bpf_obj_get_info_by_fd(fd, &info, &len);
-	if (err)
-		return -errno;
-	fd = bpf_map_get_fd_by_id_opts(info.id, &opts);
-	return fd < 0 ? -errno : fd;
+	return ldr_map_fd_rdonly(ldr_bpf_map_fd(b, name));
 }
 
 /*

@@ -34,73 +34,6 @@ struct ldr_capture {
 	struct ldr_dnsfwd *fwd;   /* classic mode */
 };
 
-/* The initial network namespace's inode number, fixed by the kernel (PROC_NET_INIT_INO). */
-#define NETNS_INIT_INO 0xEFFFFFF9u
-
-/*
- * A packet socket in the root network namespace. Already there (the inode
- * says so even where /proc/1 is not ours to read): create it. Elsewhere:
- * enter /proc/1/ns/net, create it, come back, like Datadog's WithNS.
- * Protocol 0: no packet reaches the socket before its filter is attached.
- */
-static int packet_socket_in_root_netns(void)
-{
-	struct stat self;
-	int own = -1, rootns = -1, fd = -1, err;
-
-	if (stat("/proc/self/ns/net", &self) < 0)
-		return -errno;
-	if (self.st_ino == NETNS_INIT_INO) {
-		fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-		return fd < 0 ? -errno : fd;
-	}
-	own = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-	rootns = open("/proc/1/ns/net", O_RDONLY | O_CLOEXEC);
-	if (own < 0 || rootns < 0) {
-		err = -errno;
-		goto out;
-	}
-	if (setns(rootns, CLONE_NEWNET) < 0) {
-		err = -errno;
-		goto out;
-	}
-	fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	err = fd < 0 ? -errno : fd;
-	if (setns(own, CLONE_NEWNET) < 0) {
-		err = -errno;
-		if (fd >= 0)
-			close(fd);
-	}
-out:
-	if (own >= 0)
-		close(own);
-	if (rootns >= 0)
-		close(rootns);
-	return err;
-}
-
-/* A second fd on the map that the kernel only lets read. */
-static int map_fd_rdonly(int fd)
-{
-	LIBBPF_OPTS(bpf_get_fd_by_id_opts, opts, .open_flags = BPF_F_RDONLY);
-	struct bpf_map_info info;
-	__u32 len = sizeof(info);
-
-	memset(&info, 0, sizeof(info));
-	if (bpf_obj_get_info_by_fd(fd, &info, &len))
-		return -errno;
-	fd = bpf_map_get_fd_by_id_opts(info.id, &opts);
-	return fd < 0 ? -errno : fd;
-}
-
-/* Start receiving: bind to every interface for every protocol (after the filter). */
-static int bind_all(int fd)
-{
-	struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL) };
-
-	return bind(fd, (struct sockaddr *)&sll, sizeof(sll)) < 0 ? -errno : 0;
-}
-
 static int start_ebpf(struct ldr_capture *c, const struct ldr_capture_cfg *cfg, char *what, size_t len)
 {
 	int err, prog;
@@ -121,7 +54,7 @@ static int start_ebpf(struct ldr_capture *c, const struct ldr_capture_cfg *cfg, 
 		snprintf(what, len, "load bpf/capture.bpf.c");
 		return err < 0 ? err : -EINVAL;
 	}
-	c->tel_rdonly = map_fd_rdonly(bpf_map__fd(c->skel->maps.nw_pkt_tel));
+	c->tel_rdonly = ldr_map_fd_rdonly(bpf_map__fd(c->skel->maps.nw_pkt_tel));
 	if (c->tel_rdonly < 0) {
 		snprintf(what, len, "open map " NW_MAP_PKT_TEL " read-only");
 		return c->tel_rdonly;
@@ -147,7 +80,7 @@ struct ldr_capture *ldr_capture_start(const struct ldr_capture_cfg *cfg, char *w
 	if (!c)
 		return NULL;
 	c->tel_rdonly = -1;
-	c->pkt_fd = packet_socket_in_root_netns();
+	c->pkt_fd = ldr_packet_socket_root_netns();
 	if (c->pkt_fd < 0) {
 		err = c->pkt_fd;
 		snprintf(what, len, "open a packet socket in the root network namespace");
@@ -166,7 +99,7 @@ struct ldr_capture *ldr_capture_start(const struct ldr_capture_cfg *cfg, char *w
 		if (err)
 			goto fail;
 	}
-	err = bind_all(c->pkt_fd);
+	err = ldr_packet_socket_bind_all(c->pkt_fd);
 	if (err) {
 		snprintf(what, len, "bind the packet socket");
 		goto fail;

@@ -121,6 +121,11 @@ int ldr_bpf_map_fd(const struct ldr_bpf *b, const char *name);    /* borrowed fd
 int ldr_bpf_map_fd_rdonly(const struct ldr_bpf *b, const char *name); /* new fd or -errno */
 int ldr_cgroup2_root(FILE *mountinfo, char *buf, size_t len);
 
+/* pktsock.c: shared by the capture paths and bpfload.c */
+int ldr_packet_socket_root_netns(void); /* AF_PACKET SOCK_DGRAM fd, protocol 0, or -errno */
+int ldr_packet_socket_bind_all(int fd); /* ETH_P_ALL on every interface; 0 or -errno */
+int ldr_map_fd_rdonly(int map_fd);      /* new read-only fd on the same map, or -errno */
+
 /* perf.c: one BPF_OUTPUT perf event per CPU stored in the perf event array */
 int ldr_perf_open(int map_fd, int *fds, size_t ncpus);
 

@@ -31,67 +31,6 @@ struct ldr_usm {
 	int tel_rdonly;
 };
 
-static int packet_socket(void)
-{
-	/* protocol 0: no packet reaches the socket before its filter is attached */
-	int fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-	return fd < 0 ? -errno : fd;
-}
-
-/* The socket is made in the root network namespace (/proc/1/ns/net) even if
- * the loader was started elsewhere, and the loader goes back to its own.
- * Where pid 1's namespace cannot be looked at (a microVM's init, hidepid),
- * the loader's own namespace is taken for the root one. */
-static int packet_socket_in_root_netns(void)
-{
-	struct stat self, root;
-	int own = -1, rootns = -1, fd, err;
-
-	if (stat("/proc/self/ns/net", &self) < 0)
-		return -errno;
-	if (stat("/proc/1/ns/net", &root) < 0)
-		return errno == EACCES || errno == EPERM ? packet_socket() : -errno;
-	if (self.st_dev == root.st_dev && self.st_ino == root.st_ino)
-		return packet_socket();
-	own = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-	rootns = open("/proc/1/ns/net", O_RDONLY | O_CLOEXEC);
-	if (own < 0 || rootns < 0) {
-		err = -errno;
-		goto out;
-	}
-	if (setns(rootns, CLONE_NEWNET) < 0) {
-		err = -errno;
-		goto out;
-	}
-	err = fd = packet_socket();
-	if (setns(own, CLONE_NEWNET) < 0) {
-		err = -errno;
-		if (fd >= 0)
-			close(fd);
-	}
-out:
-	if (own >= 0)
-		close(own);
-	if (rootns >= 0)
-		close(rootns);
-	return err;
-}
-
-/* A second fd on the map that the kernel only lets read. */
-static int map_fd_rdonly(int fd)
-{
-	LIBBPF_OPTS(bpf_get_fd_by_id_opts, opts, .open_flags = BPF_F_RDONLY);
-	struct bpf_map_info info;
-	__u32 len = sizeof(info);
-
-	memset(&info, 0, sizeof(info));
-	if (bpf_obj_get_info_by_fd(fd, &info, &len))
-		return -errno;
-	fd = bpf_map_get_fd_by_id_opts(info.id, &opts);
-	return fd < 0 ? -errno : fd;
-}
-
 uint32_t ldr_usm_protocols(const struct ldr_usm_cfg *cfg)
 {
 	return (cfg->http ? USM_PROTO_BIT(USM_PROTO_HTTP) : 0) |
@@ -123,7 +62,7 @@ static int load(struct ldr_usm *u, const struct ldr_usm_cfg *cfg, char *what, si
 		snprintf(what, len, "load bpf/usm.bpf.c");
 		return err;
 	}
-	u->tel_rdonly = map_fd_rdonly(bpf_map__fd(u->skel->maps.nw_usm_tel));
+	u->tel_rdonly = ldr_map_fd_rdonly(bpf_map__fd(u->skel->maps.nw_usm_tel));
 	if (u->tel_rdonly < 0) {
 		snprintf(what, len, "open map " NW_MAP_USM_TEL " read-only");
 		return u->tel_rdonly;
@@ -133,7 +72,6 @@ static int load(struct ldr_usm *u, const struct ldr_usm_cfg *cfg, char *what, si
 
 struct ldr_usm *ldr_usm_start(const struct ldr_usm_cfg *cfg, char *what, size_t len)
 {
-	struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL) };
 	struct ldr_usm *u;
 	int err, prog;
 
@@ -148,7 +86,7 @@ struct ldr_usm *ldr_usm_start(const struct ldr_usm_cfg *cfg, char *what, size_t 
 	if (!u)
 		return NULL;
 	u->tel_rdonly = -1;
-	u->pkt_fd = packet_socket_in_root_netns();
+	u->pkt_fd = ldr_packet_socket_root_netns();
 	if (u->pkt_fd < 0) {
 		err = u->pkt_fd;
 		snprintf(what, len, "open a packet socket in the root network namespace");
@@ -163,9 +101,8 @@ struct ldr_usm *ldr_usm_start(const struct ldr_usm_cfg *cfg, char *what, size_t 
 		snprintf(what, len, "attach the socket filter");
 		goto fail;
 	}
-	/* every interface, every protocol: outgoing packets too (ETH_P_ALL) */
-	if (bind(u->pkt_fd, (struct sockaddr *)&sll, sizeof(sll)) < 0) {
-		err = -errno;
+	err = ldr_packet_socket_bind_all(u->pkt_fd);
+	if (err) {
 		snprintf(what, len, "bind the packet socket");
 		goto fail;
 	}

@@ -9,6 +9,7 @@
 #include "privileged/flags.c"
 #include "sandbox/limits.c"
 #include "privileged/bpfload.c"
+#include "privileged/pktsock.c"
 
 #include <stdarg.h>
 #include <stddef.h>

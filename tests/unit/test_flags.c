@@ -10,6 +10,7 @@
 #include "sandbox/limits.c"
 #include "privileged/probe.c"
 #include "privileged/bpfload.c"
+#include "privileged/pktsock.c"
 #include "privileged/log.c"
 #include "privileged/supervise.c"
 #include "privileged/spawn.c"
