@@ -101,8 +101,12 @@ sleep 0.3
 say "netwardenctl conns  (what netwarden saw, both ends of every connection)"
 "$CTL" --socket="$sock" --client-id=demo conns
 
-say "netwardenctl stats"
-"$CTL" --socket="$sock" stats
+say "netwardenctl http  (the same curl requests, seen as HTTP by the packet capture)"
+"$CTL" --socket="$sock" --client-id=demo http
+
+say "netwardenctl stats  (a few of its $("$CTL" --socket="$sock" stats | wc -l) counters)"
+"$CTL" --socket="$sock" stats |
+	grep -E '^(attach_set|event_mode|events_closed|events_lost|closed_dropped|tel_event_lost|seccomp_allowlist_syscalls|usm_samples|http_requests|dns_[a-z_]*captured)' | head -n 14
 
 say "stopping netwarden"
 kill -TERM "$nw_pid"
