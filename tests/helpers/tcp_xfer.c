@@ -32,6 +32,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#define HELPER_NAME "tcp_xfer"
+#include "tests/helpers/helper_net.h"
+
 #ifndef SO_COOKIE
 #define SO_COOKIE 57
 #endif
@@ -44,60 +47,6 @@ static void on_alarm(int sig)
 		/* nothing more to do */
 	}
 	_exit(3);
-}
-
-static void die(const char *what)
-{
-	fprintf(stderr, "tcp_xfer: %s: %s\n", what, strerror(errno));
-	exit(1);
-}
-
-static int parse_addr(const char *s, unsigned port, struct sockaddr_storage *ss, socklen_t *len)
-{
-	struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
-
-	memset(ss, 0, sizeof(*ss));
-	if (inet_pton(AF_INET, s, &in4->sin_addr) == 1) {
-		in4->sin_family = AF_INET;
-		in4->sin_port = htons(port);
-		*len = sizeof(*in4);
-		return 0;
-	}
-	if (inet_pton(AF_INET6, s, &in6->sin6_addr) == 1) {
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons(port);
-		*len = sizeof(*in6);
-		return 0;
-	}
-	return -1;
-}
-
-static void fmt_addr(const struct sockaddr_storage *ss, char *buf, size_t n, unsigned *port)
-{
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *in4 = (const struct sockaddr_in *)ss;
-		inet_ntop(AF_INET, &in4->sin_addr, buf, n);
-		*port = ntohs(in4->sin_port);
-	} else {
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
-		inet_ntop(AF_INET6, &in6->sin6_addr, buf, n);
-		*port = ntohs(in6->sin6_port);
-	}
-}
-
-static unsigned long long parse_num(const char *s, const char *what)
-{
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno || *s == '\0' || *end != '\0') {
-		fprintf(stderr, "tcp_xfer: bad %s: %s\n", what, s);
-		exit(1);
-	}
-	return v;
 }
 
 /* Send `nsend` and receive `nrecv` bytes at the same time on fd. */
