@@ -15,7 +15,7 @@ case "$job" in
 build) want=("${build_pkgs[@]}") ;;
 test) want=("${build_pkgs[@]}" "${run_pkgs[@]}" "${test_pkgs[@]}") ;;
 demo) want=("${build_pkgs[@]}" "${run_pkgs[@]}") ;;
-bench) want=("${build_pkgs[@]}" "${run_pkgs[@]}" "${test_pkgs[@]}" wrk bpftrace tcpdump valgrind
+bench) want=("${build_pkgs[@]}" "${run_pkgs[@]}" "${test_pkgs[@]}" wrk bpftrace tcpdump valgrind dnsperf unbound
 	libhttp-parser-dev) ;;
 *) echo "usage: $0 build|test|demo|bench" >&2; exit 2 ;;
 esac
