@@ -4,6 +4,7 @@ sysctls restored on exit, and paired-ratio statistics.
 
 Nothing here asserts; it measures."""
 import atexit
+import json
 import os
 import shutil
 import signal
@@ -78,6 +79,35 @@ def stop_proc(p, sig=signal.SIGTERM, timeout=15):
     except subprocess.TimeoutExpired:
         p.kill()
         p.wait(5)
+
+
+def prog_ids(pid):
+    """Ids of the BPF programs a process holds (fdinfo prog_id lines)."""
+    ids = set()
+    base = "/proc/%d/fdinfo" % pid
+    try:
+        fds = os.listdir(base)
+    except OSError:
+        return ids
+    for fd in fds:
+        try:
+            with open(os.path.join(base, fd)) as f:
+                for line in f:
+                    if line.startswith("prog_id:"):
+                        ids.add(int(line.split()[1]))
+        except OSError:
+            pass
+    return ids
+
+
+def progs_by_id(ids):
+    """bpftool's view (name, run_cnt, run_time_ns, ...) of those programs."""
+    r = subprocess.run(["bpftool", "-j", "prog", "show"], stdout=subprocess.PIPE,
+                       stderr=subprocess.DEVNULL, text=True)
+    try:
+        return {p["id"]: p for p in json.loads(r.stdout or "[]") if p.get("id") in ids}
+    except ValueError:
+        return {}
 
 
 class Netwarden:

@@ -591,24 +591,6 @@ def parsers(raw):
         raw["parsers"][name] = {"rc": r.returncode, "output": r.stdout.strip().splitlines()[-8:]}
 
 
-def prog_ids(pid):
-    ids = set()
-    base = "/proc/%d/fdinfo" % pid
-    try:
-        fds = os.listdir(base)
-    except OSError:
-        return ids
-    for fd in fds:
-        try:
-            with open(os.path.join(base, fd)) as f:
-                for line in f:
-                    if line.startswith("prog_id:"):
-                        ids.add(int(line.split()[1]))
-        except OSError:
-            pass
-    return ids
-
-
 def attribution(conts, prof, raw):
     nb.set_sysctl("kernel.bpf_stats_enabled", 1)
     try:
@@ -618,13 +600,13 @@ def attribution(conts, prof, raw):
             try:
                 c.start()
                 pid = c.nw.loader.pid if isinstance(c, NetwardenC) else c.consumer_pid()
-                ids = prog_ids(pid)
+                ids = nb.prog_ids(pid)
                 if not ids:
                     for child in os.listdir("/proc/%d/task" % pid):
-                        ids |= prog_ids(int(child))
-                before = progs_by_id(ids)
+                        ids |= nb.prog_ids(int(child))
+                before = nb.progs_by_id(ids)
                 w = wrk(CLOSE_PORT, prof["http_s"])
-                after = progs_by_id(ids)
+                after = nb.progs_by_id(ids)
                 rows = []
                 for i, p in after.items():
                     b = before.get(i, {"run_cnt": 0, "run_time_ns": 0})
@@ -643,14 +625,6 @@ def attribution(conts, prof, raw):
                     c.discard()
     finally:
         nb.set_sysctl("kernel.bpf_stats_enabled", 0)
-
-
-def progs_by_id(ids):
-    r = subprocess.run(["bpftool", "-j", "prog", "show"], stdout=subprocess.PIPE, text=True)
-    try:
-        return {p["id"]: p for p in json.loads(r.stdout or "[]") if p.get("id") in ids}
-    except ValueError:
-        return {}
 
 
 # --- report -------------------------------------------------------------------

@@ -18,7 +18,6 @@ Throughput on a machine shared with other work is noisy: the rounds are
 interleaved and the median kept; the filter's ns per packet is not affected.
 Nothing here asserts: it measures and prints.
 """
-import json
 import os
 import re
 import statistics
@@ -29,6 +28,8 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 import nwtest as nw  # noqa: E402
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+import nwbench as nb  # noqa: E402
 
 SECONDS = int(os.environ.get("NW_BENCH_SECONDS", "8"))
 ROUNDS = int(os.environ.get("NW_BENCH_ROUNDS", "3"))
@@ -45,38 +46,10 @@ MODES = [
 ]
 
 
-def cpu_busy_s():
-    with open("/proc/stat") as f:
-        v = [int(x) for x in f.readline().split()[1:]]
-    return (sum(v[:8]) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")
-
-
-def proc_cpu_s(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        f_ = f.read().rsplit(")", 1)[1].split()
-    return (int(f_[11]) + int(f_[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def filter_stats(loader_pid):
-    """(runs, ns) of the loader's nw_usm_capture program: its id from the
-    loader's fds (fdinfo prog_id), its counters from bpftool."""
-    ids = set()
-    base = "/proc/%d/fdinfo" % loader_pid
-    for fd in os.listdir(base):
-        try:
-            with open(os.path.join(base, fd)) as f:
-                for line in f:
-                    if line.startswith("prog_id:"):
-                        ids.add(int(line.split()[1]))
-        except OSError:
-            pass
-    r = nw.run(["bpftool", "-j", "prog", "show"], check=False)
-    try:
-        progs = json.loads(r.stdout or "[]")
-    except ValueError:
-        return 0, 0
-    for p in progs:
-        if p.get("name") == "nw_usm_capture" and p.get("id") in ids:
+    """(runs, ns) of the loader's nw_usm_capture program."""
+    for p in nb.progs_by_id(nb.prog_ids(loader_pid)).values():
+        if p.get("name") == "nw_usm_capture":
             return p.get("run_cnt", 0), p.get("run_time_ns", 0)
     return 0, 0
 
@@ -125,14 +98,14 @@ def one_run(name, flags, url):
         d = nw.Daemon(*flags)
         d._json("http", client_id="bench")  # registers: the run's requests count from here
         worker = d.worker_pid()
-        w0 = proc_cpu_s(worker)
+        w0 = nb.proc_cpu_s(worker)
     time.sleep(0.5)
-    c0 = cpu_busy_s()
+    c0 = nb.cpu_busy_s()
     n, secs = wrk(url)
-    res["cpu_s"] = cpu_busy_s() - c0
+    res["cpu_s"] = nb.cpu_busy_s() - c0
     res["requests"], res["rps"] = n, n / secs
     if d:
-        res["worker_cpu_s"] = proc_cpu_s(worker) - w0
+        res["worker_cpu_s"] = nb.proc_cpu_s(worker) - w0
         r = d._json("http", client_id="bench")
         res["counted"] = sum(s["count"] for s in r["stats"] if s["path"] == "/bench.txt")
         st = d.stats()
