@@ -147,6 +147,18 @@ bench-dns:
 	$(Q)$(MAKE) --no-print-directory $(OUTPUT)/bench/dns_parse_bench
 	$(Q)bench/dns_parse.sh
 
+# Scale (bench/scale.py): conn_hold keeps N loopback connections open,
+# rpc_cost times one full GetConnections answer through client/nwclient.c.
+$(OUTPUT)/bench/conn_hold: bench/conn_hold.c | $(OUTPUT)
+	$(Q)mkdir -p $(@D)
+	$(call msg,CC-BENCH,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@
+
+$(OUTPUT)/bench/rpc_cost: bench/rpc_cost.c $(call obj,client/nwclient.c proto/frame.c) $(PROTO_O) | $(OUTPUT)
+	$(Q)mkdir -p $(@D)
+	$(call msg,CC-BENCH,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $^ -lprotobuf-c -o $@
+
 # The DNS capture's CPU per packet on lo against tcpdump and no capture, both
 # capture modes, DNS queries and other traffic (bench/dns_capture.py).
 $(OUTPUT)/bench/dns_load: bench/dns_load.c | $(OUTPUT)
