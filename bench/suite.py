@@ -535,30 +535,43 @@ def completeness(conts, prof, raw):
 
 # --- memory, RPC, parsers, attribution ---------------------------------------
 
+def mem_now(c):
+    """anonymous memory of the contender's processes (file-backed pages such
+    as mapped ring buffers are in the map figure already) + BPF map memlock."""
+    if isinstance(c, NetwardenC):
+        # the worker's per-client state exists once a client has asked
+        scale.rpc_cost(c.nw, 1, client_id="bench-memory")
+        m = scale.nw_memory(c.nw)
+        anon = m["worker_anon_kb"] + m["loader_anon_kb"]
+    else:
+        m = scale.peer_memory(c.consumer_pid())
+        anon = m["anon_kb"]
+    return {"anon_kb": anon, "map_bytes": m["map_bytes"], "total_kb": anon + m["map_bytes"] / 1024}
+
+
 def memory_and_rpc(conts, prof, raw):
     by = {c.name: c for c in conts}
-    log("memory with %d connection pairs held" % prof["hold"])
+    log("memory with 0 and %d connection pairs held" % prof["hold"])
     for name in ("netwarden", "netwarden-all", "tcplife", "tcpstates", "bpftrace"):
         c = by.get(name)
         if not c or c.na:
             continue
+        holder = None
         try:
             c.start()
+            time.sleep(0.5)
+            m0 = mem_now(c)
             holder = scale.Holder(prof["hold"]).start()
             time.sleep(1.5)
-            if isinstance(c, NetwardenC):
-                m = scale.nw_memory(c.nw)
-                m["total_kb"] = m["worker_rss_kb"] + m["loader_rss_kb"] + m["map_bytes"] / 1024
-            else:
-                m = scale.peer_memory(c.consumer_pid())
-                m["total_kb"] = m["rss_kb"] + m["map_bytes"] / 1024
-            holder.stop()
-            m["contender"] = name
-            m["held_pairs"] = prof["hold"]
-            raw["memory"].append(m)
+            mn = mem_now(c)
+            raw["memory"].append({"contender": name, "held_pairs": prof["hold"], "at_0": m0, "at_n": mn,
+                                  "per_10k_tracked_kb": (mn["total_kb"] - m0["total_kb"])
+                                  / (2 * prof["hold"] / 10000)})
         except Exception as e:
             log("memory of %s failed: %s" % (name, e))
         finally:
+            if holder:
+                holder.stop()
             c.stop()
             if isinstance(c, Tool):
                 c.discard()
@@ -566,8 +579,9 @@ def memory_and_rpc(conts, prof, raw):
         log("GetConnections with %d connections" % n)
         nw = None
         holder = None
+        lim = max(65536, 2 * n)
         try:
-            nw = nb.Netwarden(["--max-tracked-connections=%d" % max(65536, 2 * n + 16384)]).start()
+            nw = nb.Netwarden(["--max-tracked-connections=%d" % lim, "--max-client-stats=%d" % lim]).start()
             holder = scale.Holder(n // 2).start()
             time.sleep(1.5)
             r = scale.rpc_cost(nw, prof["rpc_reps"])
@@ -730,17 +744,18 @@ def report(raw, conts, prof):
     # memory
     if raw["memory"]:
         L.append("")
-        L.append("## Memory with %d loopback connection pairs held open (%d sockets)" % (prof["hold"], 2 * prof["hold"]))
+        L.append("## Memory: anonymous RSS of the tool's processes + BPF map memory, with 0 and %d "
+                 "loopback connection pairs held open (%d tracked sockets); netwarden after one "
+                 "client's full query" % (prof["hold"], 2 * prof["hold"]))
         L.append("")
-        L.append("| contender | process RSS | BPF maps | total | per 10k tracked sockets |")
-        L.append("|---|---|---|---|---|")
+        L.append("| contender | at 0: RSS + maps | at %d: RSS + maps | growth per 10k tracked sockets |"
+                 % (2 * prof["hold"]))
+        L.append("|---|---|---|---|")
         for m in raw["memory"]:
-            rss = m.get("rss_kb", m.get("worker_rss_kb", 0) + m.get("loader_rss_kb", 0))
-            L.append("| %s | %.1f MiB%s | %.1f MiB | %.1f MiB | %.1f MiB |" % (
-                m["contender"], rss / 1024,
-                " (worker %.1f + loader %.1f)" % (m["worker_rss_kb"] / 1024, m["loader_rss_kb"] / 1024)
-                if "worker_rss_kb" in m else "", m["map_bytes"] / 1048576, m["total_kb"] / 1024,
-                m["total_kb"] / 1024 / (2 * m["held_pairs"] / 10000)))
+            L.append("| %s | %.1f + %.1f MiB | %.1f + %.1f MiB | %.1f MiB |" % (
+                m["contender"], m["at_0"]["anon_kb"] / 1024, m["at_0"]["map_bytes"] / 1048576,
+                m["at_n"]["anon_kb"] / 1024, m["at_n"]["map_bytes"] / 1048576,
+                m["per_10k_tracked_kb"] / 1024))
     if raw["rpc"]:
         L.append("")
         L.append("## GetConnections: one answer with every open connection (a new client id each time)")
