@@ -166,6 +166,24 @@ $(OUTPUT)/bench/dns_load: bench/dns_load.c | $(OUTPUT)
 	$(call msg,CC-BENCH,$@)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@
 
+# Per-event kernel cost in units of one empty tp_btf program measured in the
+# same run (bench/evcost.py); the unit is bench/evcost.bpf.c, its skeleton is
+# generated next to the binary like bpf/*.bpf.c's are in $(OUTPUT).
+$(OUTPUT)/bench/evcost.bpf.o: bench/evcost.bpf.c bpf/include/vmlinux.h | $(OUTPUT)
+	$(Q)mkdir -p $(@D)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp
+	$(Q)$(BPFTOOL) gen object $@ $@.tmp && rm -f $@.tmp
+
+$(OUTPUT)/bench/evcost.skel.h: $(OUTPUT)/bench/evcost.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name evcost_bpf > $@
+
+$(OUTPUT)/bench/evcost: bench/evcost.c $(OUTPUT)/bench/evcost.skel.h | $(OUTPUT)
+	$(Q)mkdir -p $(@D)
+	$(call msg,CC-BENCH,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< $(LDLIBS_BPF) -lm -o $@
+
 .PHONY: bench-dns-capture
 bench-dns-capture:
 	$(Q)scripts/deps.sh bench
