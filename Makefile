@@ -205,9 +205,14 @@ bench-usm:
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)/usr/bin/python3 bench/usm_nginx.py
 
-bench: bench-usm
-bench: bench-conns bench-dns
-bench: bench-dns-capture
+# The side-by-side suite (bench/suite.py; research perf.md section 11):
+# netwarden against no tracer and its peers, interleaved rounds, ratios;
+# table and raw JSON in bench/results/. bench-quick: 3 rounds, shorter runs.
+BENCH_BINS := $(addprefix $(OUTPUT)/bench/,dns_load evcost conn_hold rpc_cost dns_parse_bench)
+bench bench-quick:
+	$(Q)scripts/deps.sh bench
+	$(Q)$(MAKE) --no-print-directory all $(BENCH_BINS)
+	$(Q)/usr/bin/python3 bench/suite.py --profile=$(if $(filter bench-quick,$@),quick,full)
 
 # --- entry points ----------------------------------------------------------
 test:
