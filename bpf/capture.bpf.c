@@ -29,7 +29,8 @@
 const volatile __u16 nw_dns_ports[NW_PKT_MAX_PORTS] = { 53 };
 const volatile __u32 nw_dns_nports = 1;
 /* Records are submitted without waking the consumer until this many bytes
- * wait (the worker also drains on its timer and before every query). */
+ * wait (the worker reads the ring on its drain timer and before every query;
+ * this is the safety valve against overflow). */
 const volatile __u32 nw_pkt_wakeup_bytes = 0;
 
 struct {
@@ -205,9 +206,13 @@ static __always_inline void emit(struct __sk_buff *skb, struct pkt_scratch *s, _
 		tel_inc(NW_PKT_TEL_BAD);
 		return;
 	}
-	if (nw_pkt_wakeup_bytes)
-		flags = bpf_ringbuf_query(&nw_pkt_rb, BPF_RB_AVAIL_DATA) >= nw_pkt_wakeup_bytes ?
-				BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+	if (nw_pkt_wakeup_bytes) {
+		flags = BPF_RB_NO_WAKEUP;
+		if (bpf_ringbuf_query(&nw_pkt_rb, BPF_RB_AVAIL_DATA) >= nw_pkt_wakeup_bytes) {
+			tel_inc(NW_PKT_TEL_WAKEUPS);
+			flags = BPF_RB_FORCE_WAKEUP;
+		}
+	}
 	if (bpf_ringbuf_output(&nw_pkt_rb, s, sizeof(s->hdr) + cap, flags)) {
 		tel_inc(NW_PKT_TEL_RING_FULL);
 		return;

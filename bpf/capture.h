@@ -78,6 +78,7 @@ enum nw_pkt_tel_idx {
 	NW_PKT_TEL_RING_FULL = 2, /* records lost: the ring had no room */
 	NW_PKT_TEL_FRAGMENTS = 3, /* non-first IP fragments: no L4 header to match */
 	NW_PKT_TEL_BAD = 4,       /* headers cut short or inconsistent */
+	NW_PKT_TEL_WAKEUPS = 5,   /* records submitted with a forced wakeup (ring half full) */
 	NW_PKT_TEL_MAX = 8,
 };
 

@@ -37,8 +37,9 @@
 
 const volatile bool nw_use_ringbuf = true;
 /* Ring-buffer mode: records are submitted without waking the consumer until
- * this many bytes wait (the worker also drains on a timer and before every
- * query); 0 wakes it for every record. */
+ * this many bytes wait (the worker reads the ring on its drain timer and
+ * before every query; this is the safety valve against overflow); 0 wakes it
+ * for every record. */
 const volatile __u32 nw_rb_wakeup_bytes = 0;
 
 struct {

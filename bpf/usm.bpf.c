@@ -46,7 +46,8 @@ const volatile bool nw_usm_http = true;
 const volatile bool nw_usm_kafka = false;
 const volatile __u32 nw_usm_fragment = USM_PAYLOAD_DEFAULT; /* bytes copied per segment */
 /* Records are submitted without waking the consumer until this many bytes
- * wait (the worker also drains on its timer and before every query). */
+ * wait (the worker reads the ring on its drain timer and before every query;
+ * this is the safety valve against overflow). */
 const volatile __u32 nw_usm_wakeup_bytes = 0;
 
 struct {

@@ -24,6 +24,8 @@ const char *ldr_set_prefix(enum ldr_set set)
 	return (unsigned int)set < LDR_SET_COUNT ? set_prefixes[set] : "?";
 }
 
+_Static_assert(LDR_RINGBUF_WAKEUP_BYTES == 524288, "--help states the default");
+
 void ldr_flags_usage(FILE *f)
 {
 	fputs("usage: netwarden [options]\n"
@@ -31,8 +33,9 @@ void ldr_flags_usage(FILE *f)
 	      "                             below with '_' for '-'); flags override the file\n"
 	      "  --attach=auto|tracepoint|fentry|kprobe  program set (default auto)\n"
 	      "  --events=ringbuf|perf      closed-connection channel (default ringbuf)\n"
-	      "  --ringbuf-wakeup-bytes=N   wake the worker when N bytes wait in the ring buffer\n"
-	      "                             (default 262144; 0: for every record)\n"
+	      "  --ringbuf-wakeup-bytes=N   wake the worker when N bytes wait in the ring buffer, before\n"
+	      "                             its --drain-interval timer reads it (default 524288, half\n"
+	      "                             the ring: a safety valve; 0: for every record)\n"
 	      "  --dns=on|off               DNS monitoring: a packet socket in the root network\n"
 	      "                             namespace with a filter for the DNS ports (default on)\n"
 	      "  --dns-ports=PORT[,PORT..]  DNS ports, source or destination (default 53; at most 8)\n"

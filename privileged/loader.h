@@ -34,14 +34,15 @@ enum ldr_set {
 #define LDR_CONFIG_LINE_MAX 1024
 #define LDR_PERF_PAGES 256         /* 1 MiB per CPU with 4 KiB pages */
 #define LDR_RINGBUF_BYTES (1024 * 1024)
-/* consumers are woken when this much waits (else by their own timer) */
-#define LDR_RINGBUF_WAKEUP_BYTES (LDR_RINGBUF_BYTES / 4)
-#define LDR_PERF_WATERMARK_DIV 4   /* perf: wake at 1/4 of a CPU's buffer */
+/* The worker reads every event buffer on its drain timer (--drain-interval);
+ * a buffer wakes it only when half full, against overflow under a burst. */
+#define LDR_RINGBUF_WAKEUP_BYTES (LDR_RINGBUF_BYTES / 2)
+#define LDR_PERF_WATERMARK_DIV 2   /* perf: wake per half a CPU's buffer written */
 
 #define LDR_DNS_MAX_PORTS 8        /* NW_PKT_MAX_PORTS (bpf/capture.h) */
 #define LDR_PKT_RING_BYTES (1024 * 1024)
-/* the DNS ring wakes the worker at a quarter full; else its timer drains it */
-#define LDR_PKT_WAKEUP_BYTES (LDR_PKT_RING_BYTES / 4)
+/* the DNS ring wakes the worker at half full; else its drain timer reads it */
+#define LDR_PKT_WAKEUP_BYTES (LDR_PKT_RING_BYTES / 2)
 
 enum { LDR_EXIT_OK = 0, LDR_EXIT_FAIL = 1, LDR_EXIT_USAGE = 2 };
 
@@ -210,7 +211,7 @@ uint64_t ldr_dnsfwd_forwarded(const struct ldr_dnsfwd *f);
 
 /* usmcap.c: HTTP/Kafka capture on a second packet socket in the root netns */
 #define LDR_USM_RING_BYTES (4 * 1024 * 1024)
-#define LDR_USM_WAKEUP_BYTES (256 * 1024)
+#define LDR_USM_WAKEUP_BYTES (LDR_USM_RING_BYTES / 2) /* else the drain timer reads it */
 struct ldr_usm_cfg {
 	bool http, kafka;
 	uint32_t fragment_bytes;  /* USM_PAYLOAD_MIN..USM_PAYLOAD_MAX */

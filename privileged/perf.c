@@ -25,8 +25,10 @@ int ldr_perf_open(int map_fd, int *fds, size_t ncpus)
 	attr.config = PERF_COUNT_SW_BPF_OUTPUT;
 	attr.sample_type = PERF_SAMPLE_RAW;
 	attr.sample_period = 1;
-	/* wake the worker when a quarter of the CPU's buffer waits, not per
-	 * record: it also drains on its timer and before every query */
+	/* wake the worker each time half the CPU's buffer has been written, not
+	 * per record: it reads the buffers on its drain timer and before every
+	 * query. (Perf counts bytes written since the last wakeup, not bytes
+	 * waiting: unlike the ring buffer's, these wakeups grow with the rate.) */
 	attr.watermark = 1;
 	attr.wakeup_watermark = (__u32)(LDR_PERF_PAGES * sysconf(_SC_PAGESIZE) / LDR_PERF_WATERMARK_DIV);
 	if (!ncpus || ncpus > NW_MANIFEST_MAX_FDS)

@@ -39,6 +39,9 @@ const struct nw_limit_def nw_limit_defs[NW_LIMIT_COUNT] = {
 					"DNS queries waiting for their response" },
 	[NW_LIMIT_MAX_DNS_CACHE_IPS] = { "max_dns_cache_ips", "max-dns-cache-ips", false, 100000, 1,
 					 BIG, "addresses in the reverse DNS cache" },
+	/* the event buffers wake the worker only when half full (research/perf.md §4) */
+	[NW_LIMIT_DRAIN_INTERVAL] = { "drain_interval", "drain-interval", true, 100, 10, SEC,
+				      "read the connection, DNS and HTTP/Kafka buffers this often" },
 };
 
 void nw_limits_default(struct nw_limits *l)

@@ -31,6 +31,7 @@ enum nw_limit {
 	NW_LIMIT_DNS_TIMEOUT,         /* ms: a DNS query unanswered this long is a timeout */
 	NW_LIMIT_MAX_DNS_INFLIGHT,    /* DNS queries waiting for their response */
 	NW_LIMIT_MAX_DNS_CACHE_IPS,   /* addresses in the reverse DNS cache */
+	NW_LIMIT_DRAIN_INTERVAL,      /* ms: the worker reads its event buffers this often */
 	NW_LIMIT_COUNT,
 };
 

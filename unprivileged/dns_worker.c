@@ -170,6 +170,7 @@ static const char *const kernel_names[NW_PKT_TEL_MAX] = {
 	[NW_PKT_TEL_RING_FULL] = "tel_dns_ring_full",
 	[NW_PKT_TEL_FRAGMENTS] = "tel_dns_fragments",
 	[NW_PKT_TEL_BAD] = "tel_dns_bad",
+	[NW_PKT_TEL_WAKEUPS] = "tel_dns_forced_wakeups",
 };
 
 void worker_dns_stats(struct worker_dns *d, void (*add)(void *ctx, const char *name, uint64_t v),

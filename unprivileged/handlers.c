@@ -359,6 +359,7 @@ static void handle_get_stats(struct worker *w, Netwarden__Response *resp)
 	add(a, "expired_tcp_idle", w->stats.expired_tcp_idle);
 	add(a, "expired_udp_idle", w->stats.expired_udp_idle);
 	add(a, "refreshes", w->stats.refreshes);
+	add(a, "timer_drains", w->stats.timer_drains);
 	add(a, "scan_errors", w->stats.scan_errors);
 	add(a, "swept_released", w->stats.swept_released);
 	add(a, "swept_flagged", w->stats.swept_flagged);

@@ -28,7 +28,6 @@
 #include "sandbox/supervisor.h"
 #include "unprivileged/worker.h"
 
-#define TICK_MS 1000
 #define HOUSEKEEPING_NS (30ULL * 1000000000ULL)
 
 static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -328,23 +327,30 @@ static uint64_t housekeeping_ns(const struct worker *w)
 	ms /= 2;
 	if (ms * 1000000ULL > HOUSEKEEPING_NS)
 		return HOUSEKEEPING_NS;
-	return ms < TICK_MS ? TICK_MS * 1000000ULL : ms * 1000000ULL;
+	return ms < WORKER_TICK_MS ? WORKER_TICK_MS * 1000000ULL : ms * 1000000ULL;
 }
 
+/*
+ * The drain timer: one wakeup per drain_interval whatever the event rate
+ * (the buffers wake the worker themselves only when half full), and every
+ * WORKER_TICK_MS of them the tick.
+ */
 static void on_timer(struct ev_handler *h, uint32_t events)
 {
 	struct worker *w = (struct worker *)((char *)h - offsetof(struct worker, timer_h));
-	uint64_t ticks, now = worker_now_ns();
+	uint64_t expirations, now;
 	const struct nw_conn *active;
 	size_t n;
 
-	if (read(h->fd, &ticks, sizeof(ticks)) != sizeof(ticks))
+	if (read(h->fd, &expirations, sizeof(expirations)) != sizeof(expirations))
 		return;
+	if (!worker_drain_tick(w, expirations))
+		return;
+	now = worker_now_ns();
 	rpc_server_tick(w->rpc, mono_ms());
 	state_tick(w->state, now);
 	worker_usm_tick(w->usm, now);
 	worker_dns_tick(w->dns);
-	events_drain(w->events); /* perf wakeups may lag; closed events go to clients */
 	if (keymap_len(w->released) || now - w->last_housekeeping_ns > housekeeping_ns(w)) {
 		/* sweep released sockets and closed entries even when nobody asks */
 		worker_refresh(w, &active, &n);
@@ -354,7 +360,9 @@ static void on_timer(struct ev_handler *h, uint32_t events)
 
 static int setup_loop(struct worker *w)
 {
-	struct itimerspec its = { { TICK_MS / 1000, 0 }, { TICK_MS / 1000, 0 } };
+	uint64_t drain_ms = w->limits.v[NW_LIMIT_DRAIN_INTERVAL];
+	struct timespec every = { (time_t)(drain_ms / 1000), (long)(drain_ms % 1000) * 1000000L };
+	struct itimerspec its = { every, every };
 	struct state_limits sl;
 	struct bpf_map_info info;
 	__u32 len = sizeof(info);

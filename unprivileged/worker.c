@@ -43,6 +43,22 @@ void worker_state_limits(const struct nw_limits *l, struct state_limits *out)
 	out->max_kafka_stats = l->v[NW_LIMIT_MAX_KAFKA_STATS];
 }
 
+bool worker_drain_tick(struct worker *w, uint64_t expirations)
+{
+	uint64_t ms = limit(w, NW_LIMIT_DRAIN_INTERVAL);
+	uint64_t per_tick = (WORKER_TICK_MS + ms / 2) / ms; /* 10 at 100 ms */
+
+	w->stats.timer_drains += expirations;
+	worker_dns_drain(w->dns);
+	worker_usm_drain(w->usm);
+	events_drain(w->events);
+	w->drains_since_tick += expirations;
+	if (w->drains_since_tick < (per_tick ? per_tick : 1))
+		return false;
+	w->drains_since_tick = 0;
+	return true;
+}
+
 void worker_on_closed(void *ctx, const struct nw_conn *c)
 {
 	struct worker *w = ctx;

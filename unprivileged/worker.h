@@ -25,6 +25,9 @@
 #include "unprivileged/usm_worker.h"
 
 #define WORKER_RELEASED_MAX 8192 /* pending NW_EV_SOCK_RELEASED cookies before a forced sweep */
+/* The tick (RPC timeouts, per-client and DNS/HTTP/Kafka expiry, sweeps),
+ * counted in expirations of the drain timer (limit drain_interval). */
+#define WORKER_TICK_MS 1000
 
 struct worker_stats {
 	uint64_t refreshes;
@@ -36,6 +39,7 @@ struct worker_stats {
 	uint64_t expired_tcp_idle; /* entries removed from the map after tcp_idle_timeout */
 	uint64_t expired_udp_idle; /* ... after udp_idle_timeout */
 	uint64_t tracked_dropped; /* active entries beyond max_tracked_connections */
+	uint64_t timer_drains;    /* drain timer expirations handled */
 };
 
 struct worker {
@@ -66,6 +70,7 @@ struct worker {
 	size_t cap_active;
 	struct ev_handler sig_h, timer_h;
 	uint64_t start_ns;
+	uint64_t drains_since_tick;  /* drain timer expirations since the last tick */
 	uint64_t last_housekeeping_ns;
 	pid_t pid;
 	unsigned int seccomp_syscalls;
@@ -89,6 +94,14 @@ void worker_state_limits(const struct nw_limits *l, struct state_limits *out);
 /* Event callbacks (events_handlers.ctx = the worker). */
 void worker_on_closed(void *ctx, const struct nw_conn *c);
 void worker_on_released(void *ctx, uint64_t cookie);
+
+/*
+ * The drain timer expired this many times: read every event buffer (closed
+ * connections, in perf mode with the partly filled batches; DNS; HTTP/Kafka),
+ * which wake the worker themselves only when half full. True when the tick
+ * is due (about WORKER_TICK_MS since the last), for the caller to run.
+ */
+bool worker_drain_tick(struct worker *w, uint64_t expirations);
 
 /*
  * Drain the closed events, scan the map, report swept, closed-flagged and

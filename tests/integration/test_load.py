@@ -99,7 +99,7 @@ def run_mode(mode):
              "losses %s; wakeup-related: %s" % (
                  mode, made, res["elapsed_s"], res["rate"], acc["accepted"], opens,
                  len(out_seen), len(in_seen), queries, biggest, lost,
-                 {k: st.get(k) for k in ("tel_ringbuf_forced_wakeups", "batches_received",
+                 {k: st.get(k) for k in ("tel_ringbuf_forced_wakeups", "timer_drains", "batches_received",
                                          "batch_conns_pending", "batch_entries_skipped",
                                          "tel_closed_unbatched", "events_received",
                                          "events_lost", "tel_event_lost", "swept_flagged",

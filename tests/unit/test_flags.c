@@ -103,11 +103,13 @@ static void test_events(void **state)
 	refused("--events=PERF", "events");
 }
 
-/* The ring-buffer wakeup threshold: default a quarter of the ring, 0 allowed. */
+/* The ring-buffer wakeup threshold: default half the ring (the worker reads
+ * it on its drain timer), 0 allowed. */
 static void test_ringbuf_wakeup(void **state)
 {
 	assert_int_equal(PARSE("--events=ringbuf"), 0);
 	assert_int_equal(cfg.rb_wakeup_bytes, LDR_RINGBUF_WAKEUP_BYTES);
+	assert_int_equal(cfg.rb_wakeup_bytes, 524288);
 	assert_int_equal(PARSE("--ringbuf-wakeup-bytes=0"), 0);
 	assert_int_equal(cfg.rb_wakeup_bytes, 0);
 	assert_int_equal(PARSE("--ringbuf-wakeup-bytes=4096"), 0);
@@ -255,7 +257,8 @@ static void test_set_names(void **state)
 		"--max-closed-buffered=50000", "--max-client-stats=75000",                     \
 		"--tcp-idle-timeout=120000ms", "--udp-idle-timeout=30000ms",                   \
 		"--max-dns-stats=20000", "--max-http-stats=10000", "--max-kafka-stats=10000",  \
-		"--dns-timeout=15000ms", "--max-dns-inflight=10000", "--max-dns-cache-ips=100000"
+		"--dns-timeout=15000ms", "--max-dns-inflight=10000", "--max-dns-cache-ips=100000", \
+		"--drain-interval=100ms"
 
 static void assert_argv(char *const *got, const char *const *want)
 {
@@ -294,7 +297,8 @@ static void test_worker_args(void **state)
 		"--max-clients=64", "--max-tracked-connections=65536", "--max-closed-buffered=5",
 		"--max-client-stats=75000", "--tcp-idle-timeout=120000ms", "--udp-idle-timeout=3600000ms",
 		"--max-dns-stats=20000", "--max-http-stats=10000", "--max-kafka-stats=10000",
-		"--dns-timeout=15000ms", "--max-dns-inflight=10000", "--max-dns-cache-ips=100000", NULL });
+		"--dns-timeout=15000ms", "--max-dns-inflight=10000", "--max-dns-cache-ips=100000",
+		"--drain-interval=100ms", NULL });
 
 	/* the largest argv there can be still fits */
 	ou = (size_t)snprintf(many_uid, sizeof(many_uid), "--allow-uid=");
@@ -314,7 +318,8 @@ static void test_worker_args(void **state)
 	assert_string_equal(wa.argv[4], "--attach-set=fentry");
 	assert_string_equal(wa.argv[6], "--test-hooks");
 	assert_string_equal(wa.argv[7], "--client-expiry=86400000ms");
-	assert_string_equal(wa.argv[7 + NW_LIMIT_COUNT - 1], "--max-dns-cache-ips=4194304");
+	assert_string_equal(wa.argv[7 + NW_LIMIT_COUNT - 2], "--max-dns-cache-ips=4194304");
+	assert_string_equal(wa.argv[7 + NW_LIMIT_COUNT - 1], "--drain-interval=1000ms");
 	assert_null(wa.argv[7 + NW_LIMIT_COUNT]);
 }
 
@@ -336,6 +341,7 @@ static void test_limit_defaults_and_table(void **state)
 	assert_int_equal(cfg.limits.v[NW_LIMIT_MAX_DNS_STATS], 20000);
 	assert_int_equal(cfg.limits.v[NW_LIMIT_MAX_HTTP_STATS], 10000);
 	assert_int_equal(cfg.limits.v[NW_LIMIT_MAX_KAFKA_STATS], 10000);
+	assert_int_equal(cfg.limits.v[NW_LIMIT_DRAIN_INTERVAL], 100);
 	assert_null(cfg.config_path);
 	/* every value the table allows survives format -> parse, defaults lie inside */
 	nw_limits_default(&l);
@@ -385,6 +391,10 @@ static void test_limit_flags(void **state)
 	assert_int_equal(PARSE("--tcp-idle-timeout=1h", "--client-expiry", "5m"), 0);
 	assert_int_equal(cfg.limits.v[NW_LIMIT_TCP_IDLE_TIMEOUT], 3600000);
 	assert_int_equal(cfg.limits.v[NW_LIMIT_CLIENT_EXPIRY], 300000);
+	assert_int_equal(PARSE("--drain-interval=250ms"), 0);
+	assert_int_equal(cfg.limits.v[NW_LIMIT_DRAIN_INTERVAL], 250);
+	assert_int_equal(PARSE("--drain-interval=1"), 0);
+	assert_int_equal(cfg.limits.v[NW_LIMIT_DRAIN_INTERVAL], 1000);
 	assert_int_equal(PARSE("--max-clients=3", "--max-clients=4"), 0); /* last wins */
 	assert_int_equal(cfg.limits.v[NW_LIMIT_MAX_CLIENTS], 4);
 
@@ -404,6 +414,8 @@ static void test_limit_flags(void **state)
 	refused("--tcp-idle-timeout=5 s", "--tcp-idle-timeout");
 	refused("--tcp-idle-timeout=s", "--tcp-idle-timeout");
 	refused("--udp-idle-timeout=1.5s", "--udp-idle-timeout");
+	refused("--drain-interval=9ms", "a duration from 10ms to 1s");
+	refused("--drain-interval=1001ms", "--drain-interval");
 	refused("--client-expiry=18446744073709551615h", "--client-expiry");
 	refused("--max-dns-stats", "needs a value");
 }

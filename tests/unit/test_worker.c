@@ -1,7 +1,7 @@
 /* Unit tests for unprivileged/worker.c, conntrack.c and handlers.c against a
  * real BPF hash map (needs root; skipped otherwise): map scans, sweeps of
  * released sockets and closed-flagged entries, idle expiry, the tracked
- * connection limit, and the protobuf answers and stats. */
+ * connection limit, the drain timer, and the protobuf answers and stats. */
 #define _GNU_SOURCE
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,6 +23,7 @@
 
 /* USM has its own tests (test_usm_worker.c): here the worker runs without it */
 void worker_usm_conn_closed(struct worker_usm *u, const struct nw_conn *c) {}
+int worker_usm_drain(struct worker_usm *u) { return 0; }
 int worker_usm_register(struct worker_usm *u, const char *id, uint64_t now_ns) { return 0; }
 void worker_usm_stats(struct worker_usm *u, void (*add)(void *, const char *, uint64_t), void *ctx) {}
 int usm_rpc_http(struct worker_usm *u, const char *id, uint64_t now_ns,
@@ -471,6 +472,85 @@ static void test_tracked_limit(void **state)
 }
 
 /* GetStats: every new counter, and the limits the worker runs with as config_* */
+/* ---- the drain timer ----------------------------------------------------------
+ * A socket filter that submits one closed event to the fixture's ring with
+ * BPF_RB_NO_WAKEUP, as conn.bpf.c does below the wakeup threshold. */
+
+static struct bpf_insn insn(uint8_t code, uint8_t dst, uint8_t src, int16_t off, int32_t imm)
+{
+	struct bpf_insn i = { .code = code, .dst_reg = dst, .src_reg = src, .off = off, .imm = imm };
+	return i;
+}
+
+static int load_no_wakeup_prog(int rb_fd)
+{
+	const int16_t sz = (int16_t)sizeof(struct nw_conn_closed_event);
+	struct bpf_insn p[64];
+	int n = 0;
+
+	_Static_assert(sizeof(struct nw_conn_closed_event) % 8 == 0 &&
+		       sizeof(struct nw_conn_closed_event) / 8 < 48, "one store per 8 bytes fits");
+	for (int16_t off = -sz; off < 0; off += 8)
+		p[n++] = insn(BPF_ST | BPF_MEM | BPF_DW, 10, 0, off, 0);
+	p[n++] = insn(BPF_ST | BPF_MEM | BPF_W, 10, 0, -sz, NW_EV_CONN_CLOSED);  /* hdr.type */
+	p[n++] = insn(BPF_ST | BPF_MEM | BPF_W, 10, 0, (int16_t)(-sz + 4), sz);   /* hdr.size */
+	p[n++] = insn(BPF_ST | BPF_MEM | BPF_DW, 10, 0,
+		      (int16_t)(-sz + offsetof(struct nw_conn_closed_event, conn.stats.cookie)), 4242);
+	p[n++] = insn(BPF_LD | BPF_DW | BPF_IMM, 1, BPF_PSEUDO_MAP_FD, 0, rb_fd);
+	p[n++] = insn(0, 0, 0, 0, 0);
+	p[n++] = insn(BPF_ALU64 | BPF_MOV | BPF_X, 2, 10, 0, 0);
+	p[n++] = insn(BPF_ALU64 | BPF_ADD | BPF_K, 2, 0, 0, -sz);
+	p[n++] = insn(BPF_ALU64 | BPF_MOV | BPF_K, 3, 0, 0, sz);
+	p[n++] = insn(BPF_ALU64 | BPF_MOV | BPF_K, 4, 0, 0, BPF_RB_NO_WAKEUP);
+	p[n++] = insn(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_ringbuf_output);
+	p[n++] = insn(BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, 0);
+	p[n++] = insn(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
+	return bpf_prog_load(BPF_PROG_TYPE_SOCKET_FILTER, "nw_test_nowake", "GPL", p, (size_t)n, NULL);
+}
+
+/* Records that never wake the worker are read by the drain timer; the tick
+ * comes every WORKER_TICK_MS of drain intervals, whatever the interval. */
+static void test_drain_tick(void **state)
+{
+	struct fixture *f = *state;
+	unsigned char pkt[64] = { 0 };
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = sizeof(pkt), .repeat = 1);
+	struct epoll_event ev;
+	struct events_stats es;
+	int prog, ring_epfd = -1, due = 0;
+
+	if (!f)
+		skip();
+	prog = load_no_wakeup_prog(f->rb_fd);
+	assert_true(prog >= 0);
+	assert_int_equal(bpf_prog_test_run_opts(prog, &o), 0);
+	assert_int_equal(bpf_prog_test_run_opts(prog, &o), 0);
+	close(prog);
+	/* nothing woke the ring's epoll fd: only the timer reads these */
+	assert_int_equal(events_fds(f->w.events, &ring_epfd, 1), 1);
+	assert_int_equal(epoll_wait(ring_epfd, &ev, 1, 0), 0);
+	assert_false(worker_drain_tick(&f->w, 1)); /* drain_interval unset: its default, 100 ms */
+	events_get_stats(f->w.events, &es);
+	assert_int_equal(es.closed, 2);
+	assert_int_equal(stat_of(f, "timer_drains"), 1);
+
+	/* the tick every 10th expiration at 100 ms, also when reads were late */
+	for (int i = 2; i <= 30; i++)
+		due += worker_drain_tick(&f->w, 1) ? i : 0;
+	assert_int_equal(due, 10 + 20 + 30);
+	assert_true(worker_drain_tick(&f->w, 25));
+	assert_int_equal(stat_of(f, "timer_drains"), 55);
+	f->w.limits.v[NW_LIMIT_DRAIN_INTERVAL] = 1000; /* every expiration */
+	assert_true(worker_drain_tick(&f->w, 1));
+	f->w.limits.v[NW_LIMIT_DRAIN_INTERVAL] = 300;  /* every 3rd: 0.9 s */
+	assert_false(worker_drain_tick(&f->w, 2));
+	assert_true(worker_drain_tick(&f->w, 1));
+	f->w.limits.v[NW_LIMIT_DRAIN_INTERVAL] = 10;   /* every 100th */
+	assert_false(worker_drain_tick(&f->w, 99));
+	assert_true(worker_drain_tick(&f->w, 1));
+	assert_int_equal(stat_of(f, "config_drain_interval_ms"), 10);
+}
+
 static void test_stats_limits(void **state)
 {
 	struct fixture *f = *state;
@@ -567,6 +647,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_idle_expiry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tracked_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stats_limits, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_drain_tick, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
