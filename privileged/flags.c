@@ -24,7 +24,7 @@ const char *ldr_set_prefix(enum ldr_set set)
 	return (unsigned int)set < LDR_SET_COUNT ? set_prefixes[set] : "?";
 }
 
-_Static_assert(LDR_RINGBUF_WAKEUP_BYTES == 524288, "--help states the default");
+_Static_assert(LDR_RINGBUF_WAKEUP_BYTES == 1048576, "--help states the default");
 
 void ldr_flags_usage(FILE *f)
 {
@@ -34,7 +34,7 @@ void ldr_flags_usage(FILE *f)
 	      "  --attach=auto|tracepoint|fentry|kprobe  program set (default auto)\n"
 	      "  --events=ringbuf|perf      closed-connection channel (default ringbuf)\n"
 	      "  --ringbuf-wakeup-bytes=N   wake the worker when N bytes wait in the ring buffer, before\n"
-	      "                             its --drain-interval timer reads it (default 524288, half\n"
+	      "                             its --drain-interval timer reads it (default 1048576, half\n"
 	      "                             the ring: a safety valve; 0: for every record)\n"
 	      "  --dns=on|off               DNS monitoring: a packet socket in the root network\n"
 	      "                             namespace with a filter for the DNS ports (default on)\n"

@@ -109,12 +109,13 @@ static void test_ringbuf_wakeup(void **state)
 {
 	assert_int_equal(PARSE("--events=ringbuf"), 0);
 	assert_int_equal(cfg.rb_wakeup_bytes, LDR_RINGBUF_WAKEUP_BYTES);
-	assert_int_equal(cfg.rb_wakeup_bytes, 524288);
+	assert_int_equal(cfg.rb_wakeup_bytes, 1048576);
 	assert_int_equal(PARSE("--ringbuf-wakeup-bytes=0"), 0);
 	assert_int_equal(cfg.rb_wakeup_bytes, 0);
 	assert_int_equal(PARSE("--ringbuf-wakeup-bytes=4096"), 0);
 	assert_int_equal(cfg.rb_wakeup_bytes, 4096);
-	refused("--ringbuf-wakeup-bytes=1048577", "ringbuf-wakeup-bytes");
+	refused("--ringbuf-wakeup-bytes=2097153", "ringbuf-wakeup-bytes");
+	assert_int_equal(PARSE("--ringbuf-wakeup-bytes=2097152"), 0);
 	refused("--ringbuf-wakeup-bytes=-1", "ringbuf-wakeup-bytes");
 	refused("--ringbuf-wakeup-bytes=1k", "ringbuf-wakeup-bytes");
 	refused("--ringbuf-wakeup-bytes=", "ringbuf-wakeup-bytes");
