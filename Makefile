@@ -50,7 +50,7 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
 TEST_HELPER_SRCS := $(wildcard tests/helpers/*.c)
 TEST_HELPER_BINS := $(patsubst tests/helpers/%.c,$(OUTPUT)/tests/%,$(TEST_HELPER_SRCS))
 
-.PHONY: all deps test unit integration demo bench bench-quick clean fuzz fuzz-bins bench-dns bench-conns
+.PHONY: all deps test unit integration demo bench bench-quick clean fuzz fuzz-bins bench-dns
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -189,13 +189,6 @@ bench-dns-capture:
 	$(Q)scripts/deps.sh bench
 	$(Q)$(MAKE) --no-print-directory all $(OUTPUT)/bench/dns_load
 	$(Q)/usr/bin/python3 bench/dns_capture.py
-
-# Closed connections at 15000 TCP conn/s: CPU and consumer wakeups against no
-# tracer and tcplife, ring-buffer and perf-buffer modes (bench/conn_load.py).
-bench-conns:
-	$(Q)scripts/deps.sh bench
-	$(Q)$(MAKE) --no-print-directory all
-	$(Q)/usr/bin/python3 bench/conn_load.py
 
 # HTTP monitoring's cost: requests/s nginx keeps under wrk with USM on (HTTP,
 # HTTP+Kafka), off, and no tracer, and requests counted (bench/usm_nginx.py).
