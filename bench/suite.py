@@ -90,23 +90,32 @@ WRK_CONNS = 32
 LOSS_COUNTERS = ("tel_batch_lost_conns", "closed_dropped", "conn_dropped", "events_lost", "tel_event_lost")
 
 PROFILES = {
-    "full": {"rounds": 5, "http_s": 2, "ev_s": 1, "tax_n": 200000, "dns_s": 2,
-             "s4_repeats": 3, "s4_seconds": 3, "s4_low_seconds": 3, "hold": 10000,
-             "rpc_sizes": (10000, 100000), "rpc_reps": 3, "parsers": True, "attribution": True},
+    "full": {"rounds": 5, "http_s": 1, "ev_s": 0.5, "tax_n": 200000, "dns_s": 1,
+             "s4_repeats": 2, "s4_seconds": 2, "s4_low_seconds": 2, "hold": 10000,
+             "rpc_sizes": (10000, 100000), "rpc_reps": 3, "memory": True, "parsers": True,
+             "attribution": True},
     "quick": {"rounds": 2, "http_s": 1, "ev_s": 0.5, "tax_n": 100000, "dns_s": 1,
               "s4_repeats": 1, "s4_seconds": 2, "s4_low_seconds": 2, "hold": 10000,
-              "rpc_sizes": (10000, 100000), "rpc_reps": 1, "parsers": False, "attribution": False},
+              "rpc_sizes": (10000,), "rpc_reps": 1, "memory": False, "parsers": False,
+              "attribution": False},
     # every code path once, minimal durations: for checking the suite itself
     "smoke": {"rounds": 1, "http_s": 1, "ev_s": 0.3, "tax_n": 20000, "dns_s": 1,
               "s4_repeats": 1, "s4_seconds": 1, "s4_low_seconds": 1, "hold": 1000,
-              "rpc_sizes": (2000,), "rpc_reps": 1, "parsers": True, "attribution": True},
+              "rpc_sizes": (2000,), "rpc_reps": 1, "memory": True, "parsers": True,
+              "attribution": True},
 }
+# memory and attribution: one of each kind (netwarden-all and tcpstates
+# measure like their siblings there)
+DETAIL = ("netwarden", "netwarden-conns", "tcplife", "bpftrace")
 
 live = []  # processes to stop whatever happens
 
 
+T0 = time.monotonic()
+
+
 def log(msg):
-    print("bench: " + msg, flush=True)
+    print("bench: [%4.0fs] %s" % (time.monotonic() - T0, msg), flush=True)
 
 
 def run_json(cmd, timeout):
@@ -539,8 +548,9 @@ def completeness(conts, prof, raw):
         order = avail[:]
         random.shuffle(order)
         seq = []
-        for c in order:
-            seq += [none, c]
+        for i in range(0, len(order), 2):
+            seq.append(none)
+            seq.extend(order[i:i + 2])
         seq.append(none)
         log("completeness %d/%d at 15000 conn/s: %s" % (rep + 1, prof["s4_repeats"],
                                                          " ".join(c.name for c in seq)))
@@ -554,7 +564,7 @@ def completeness(conts, prof, raw):
             r.update({"round": rep, "pos": pos})
             raw["completeness"].append(r)
     log("wakeups at 1500 conn/s")
-    for c in [x for x in avail if isinstance(x, NetwardenC) or x.name == "tcplife"]:
+    for c in [x for x in avail if x.name in ("netwarden", "netwarden-perf", "tcplife")]:
         try:
             r = completeness_run(c, 1500, prof["s4_low_seconds"])
             raw["low_rate"].append(r)
@@ -582,7 +592,7 @@ def mem_now(c):
 def memory_and_rpc(conts, prof, raw):
     by = {c.name: c for c in conts}
     log("memory with 0 and %d connection pairs held" % prof["hold"])
-    for name in ("netwarden", "netwarden-conns", "netwarden-all", "tcplife", "tcpstates", "bpftrace"):
+    for name in DETAIL if prof["memory"] else ():
         c = by.get(name)
         if not c or c.na:
             continue
@@ -639,7 +649,7 @@ def attribution(conts, prof, raw):
     nb.set_sysctl("kernel.bpf_stats_enabled", 1)
     try:
         for c in conts:
-            if c.na or not c.bpf:
+            if c.na or not c.bpf or c.name not in DETAIL:
                 continue
             try:
                 c.start()
@@ -743,7 +753,8 @@ def report(raw, conts, prof):
         for i, r in enumerate(seq):
             if r["contender"] == "none" or "cpu_s" not in r:
                 continue
-            nb_ = [seq[j] for j in (i - 1, i + 1) if 0 <= j < len(seq) and "cpu_s" in seq[j]]
+            nones = [j for j, x in enumerate(seq) if x["contender"] == "none" and "cpu_s" in x]
+            nb_ = [seq[j] for j in [j for j in nones if j < i][-1:] + [j for j in nones if j > i][:1]]
             if nb_:
                 b = sum(x["cpu_s"] / max(x["made"], 1) for x in nb_) / len(nb_)
                 cpu_r.setdefault(r["contender"], []).append(r["cpu_s"] / max(r["made"], 1) / b)
