@@ -65,6 +65,7 @@ import random
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -356,7 +357,7 @@ def measure_slot(c, prof, resolver, qfile):
         if isinstance(c, NoTracer):
             r["ev_%s_ref_ns" % trig] = evcost.run(trig, prof["ev_s"], ref=True, cpu=LOAD_CPU)["ns_per_iter"]
     r["tax_ns"] = tax(prof["tax_n"])
-    nw = c.nw if isinstance(c, NetwardenC) else None
+    nw = c.nw if isinstance(c, NetwardenC) and "--dns=off" not in c.flags else None
     if nw:
         dnsperf.nw_dns_seen(nw, RESOLVER)  # registers: the count after covers this load only
     d = dnsperf.run_dnsperf(RESOLVER, prof["dns_s"], cpu=LOAD_CPU, datafile=qfile)
@@ -478,12 +479,14 @@ def count_closed_tool(c, port):
     return n, lost
 
 
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def completeness_run(c, rate, seconds):
-    srv = subprocess.Popen(nb.pinned([CONNLOAD, "server", "--bind", "127.0.0.1", "--port", "0",
-                                      "--seconds", str(seconds + 8)], SERVER_CPU),
-                           stdout=subprocess.PIPE, text=True)
-    live.append(srv)
-    port = json.loads(srv.stdout.readline())["port"]
+    port = free_port()
     if isinstance(c, Tool) and c.name == "bpftrace":
         c.argv = c.argv[:2] + [str(port)]
     if isinstance(c, NetwardenC):
@@ -495,6 +498,12 @@ def completeness_run(c, rate, seconds):
             c.flags = saved
     else:
         c.start()
+    # the server lives the load's length and a little more: it stops by itself
+    srv = subprocess.Popen(nb.pinned([CONNLOAD, "server", "--bind", "127.0.0.1", "--port", str(port),
+                                      "--seconds", str(seconds + 2)], SERVER_CPU),
+                           stdout=subprocess.PIPE, text=True)
+    live.append(srv)
+    srv.stdout.readline()
     cid = "bench-%d" % os.getpid()
     seen = {"out": 0, "in": 0}
     if isinstance(c, NetwardenC):
