@@ -52,7 +52,9 @@ Then, outside the rounds:
                   kernel.bpf_stats_enabled=1: ns per program run
 
 Profiles: full (make bench, 5 rounds, ~10 min) and quick (make bench-quick,
-3 rounds and shorter runs, ~3 min). Every sysctl changed is restored at exit.
+2 rounds, no memory, parser or attribution passes, ~4 min); smoke runs every
+path once, briefly, to check the suite itself. Every sysctl changed is
+restored at exit.
 Output: a markdown table printed and written to bench/results/, raw numbers as
 JSON next to it. Nothing here asserts: targets are reported as met or missed.
 """
