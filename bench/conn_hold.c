@@ -33,40 +33,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#define HELPER_NAME "conn_hold"
+#include "tests/helpers/helper_cli.h"
+
 #define MAX_PAIRS 200000
 #define MAX_PORTS 64
 #define MAX_BYTES 1024
 #define MAX_SECONDS 600
 #define BATCH 256       /* connects queued on one listener before accepting them */
 #define STEP_MS 2000    /* one connect, accept or read may wait this long */
-
-static void die(const char *what)
-{
-	fprintf(stderr, "conn_hold: %s: %s\n", what, strerror(errno));
-	exit(1);
-}
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static long num(const char *s, long lo, long hi, const char *what)
-{
-	char *e;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &e, 10);
-	if (errno || *e || v < lo || v > hi) {
-		fprintf(stderr, "conn_hold: %s must be %ld..%ld\n", what, lo, hi);
-		exit(1);
-	}
-	return v;
-}
 
 static void sock_opts(int fd)
 {

@@ -34,31 +34,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#define HELPER_NAME "rpc_cost"
+#include "tests/helpers/helper_cli.h"
+
 #include "client/nwclient.h"
 
 #define MAX_REPS 50
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static long num(const char *s, long lo, long hi, const char *what)
-{
-	char *e;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &e, 10);
-	if (errno || *e || v < lo || v > hi) {
-		fprintf(stderr, "rpc_cost: %s must be %ld..%ld\n", what, lo, hi);
-		exit(1);
-	}
-	return v;
-}
 
 /* Sum of the first field of every thread's schedstat: CPU ns, or -1. */
 static double worker_cpu_ns(int pid)

@@ -370,17 +370,31 @@ def measure_slot(c, prof, resolver, qfile):
     return r
 
 
+def interleave(contenders, none):
+    """A shuffled order with a no-tracer run before every pair and at the
+    end: none c1 c2 none c3 c4 ... none."""
+    order = contenders[:]
+    random.shuffle(order)
+    seq = []
+    for i in range(0, len(order), 2):
+        seq.append(none)
+        seq.extend(order[i:i + 2])
+    seq.append(none)
+    return seq
+
+
+def bracketing(seq, i, has):
+    """The no-tracer runs around position i (the last before, the first
+    after) among those for which has(run) holds."""
+    nones = [j for j, x in enumerate(seq) if x["contender"] == "none" and has(x)]
+    return [seq[j] for j in [j for j in nones if j < i][-1:] + [j for j in nones if j > i][:1]]
+
+
 def rounds(conts, prof, resolver, qfile, raw):
     avail = [c for c in conts if not c.na and getattr(c, "in_rounds", True)]
     none = NoTracer("none", "no tracer")
     for rnd in range(prof["rounds"]):
-        order = avail[:]
-        random.shuffle(order)
-        seq = []
-        for i in range(0, len(order), 2):
-            seq.append(none)
-            seq.extend(order[i:i + 2])
-        seq.append(none)
+        seq = interleave(avail, none)
         log("round %d/%d: %s" % (rnd + 1, prof["rounds"], " ".join(c.name for c in seq)))
         for pos, c in enumerate(seq):
             try:
@@ -403,13 +417,10 @@ def slot_ratios(raw, key, invert=False):
     out = {}
     for rnd in {s["round"] for s in raw["slots"]}:
         seq = sorted((s for s in raw["slots"] if s["round"] == rnd), key=lambda s: s["pos"])
-        nones = [i for i, s in enumerate(seq) if s["contender"] == "none"]
         for i, s in enumerate(seq):
             if s["contender"] == "none" or key not in s:
                 continue
-            before = [seq[j][key] for j in nones if j < i and key in seq[j]][-1:]
-            after = [seq[j][key] for j in nones if j > i and key in seq[j]][:1]
-            base = before + after
+            base = [x[key] for x in bracketing(seq, i, lambda x: key in x)]
             if not base:
                 continue
             b = sum(base) / len(base)
@@ -423,15 +434,14 @@ def event_units(raw, trig):
     key, ref = "ev_%s_ns" % trig, "ev_%s_ref_ns" % trig
     for rnd in {s["round"] for s in raw["slots"]}:
         seq = sorted((s for s in raw["slots"] if s["round"] == rnd), key=lambda s: s["pos"])
-        nones = [i for i, s in enumerate(seq) if s["contender"] == "none" and ref in s]
-        if not nones:
-            continue
         for i, s in enumerate(seq):
             if s["contender"] == "none" or key not in s:
                 continue
-            near = [j for j in nones if j < i][-1:] + [j for j in nones if j > i][:1]
-            base = sum(seq[j][key] for j in near) / len(near)
-            unit = sum(seq[j][ref] for j in near) / len(near) - base
+            near = bracketing(seq, i, lambda x: ref in x)
+            if not near:
+                continue
+            base = sum(x[key] for x in near) / len(near)
+            unit = sum(x[ref] for x in near) / len(near) - base
             out.setdefault(s["contender"], []).append((s[key] - base) / unit if unit > 0 else None)
     # the reference itself, in ns, per none slot
     out["_ref_ns"] = [s[ref] - s[key] for s in raw["slots"] if s["contender"] == "none" and ref in s]
@@ -556,13 +566,7 @@ def completeness(conts, prof, raw):
     avail = [c for c in conts if not c.na and (c.reports_conns)]
     none = NoTracer("none", "no tracer")
     for rep in range(prof["s4_repeats"]):
-        order = avail[:]
-        random.shuffle(order)
-        seq = []
-        for i in range(0, len(order), 2):
-            seq.append(none)
-            seq.extend(order[i:i + 2])
-        seq.append(none)
+        seq = interleave(avail, none)
         log("completeness %d/%d at 15000 conn/s: %s" % (rep + 1, prof["s4_repeats"],
                                                          " ".join(c.name for c in seq)))
         for pos, c in enumerate(seq):
@@ -764,8 +768,7 @@ def report(raw, conts, prof):
         for i, r in enumerate(seq):
             if r["contender"] == "none" or "cpu_s" not in r:
                 continue
-            nones = [j for j, x in enumerate(seq) if x["contender"] == "none" and "cpu_s" in x]
-            nb_ = [seq[j] for j in [j for j in nones if j < i][-1:] + [j for j in nones if j > i][:1]]
+            nb_ = bracketing(seq, i, lambda x: "cpu_s" in x)
             if nb_:
                 b = sum(x["cpu_s"] / max(x["made"], 1) for x in nb_) / len(nb_)
                 cpu_r.setdefault(r["contender"], []).append(r["cpu_s"] / max(r["made"], 1) / b)

@@ -30,15 +30,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#define HELPER_NAME "connload"
+#include "tests/helpers/helper_cli.h"
+
 #define MAX_PARALLEL 4096
 #define MAX_SECONDS 120
 #define MAX_RATE 200000
-
-static void die(const char *what)
-{
-	fprintf(stderr, "connload: %s: %s\n", what, strerror(errno));
-	exit(1);
-}
 
 static double now_s(void)
 {
@@ -66,20 +63,6 @@ static socklen_t parse_addr(const char *s, unsigned port, struct sockaddr_storag
 	}
 	fprintf(stderr, "connload: bad address '%s'\n", s);
 	exit(1);
-}
-
-static long num(const char *s, long lo, long hi, const char *what)
-{
-	char *e;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &e, 10);
-	if (errno || *e || v < lo || v > hi) {
-		fprintf(stderr, "connload: %s must be %ld..%ld\n", what, lo, hi);
-		exit(1);
-	}
-	return v;
 }
 
 static int server(const char *addr, unsigned port, long seconds)

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * What the test helpers tcp_xfer.c and udp_echo.c share: fatal errors,
- * address and number parsing, address printing. Define HELPER_NAME (the
+ * What the test helpers tcp_xfer.c and udp_echo.c share: address and
+ * number parsing, address printing (and helper_cli.h). Define HELPER_NAME (the
  * prefix of error messages) before including.
  */
 #ifndef NW_TEST_HELPER_NET_H
@@ -15,11 +15,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-static void die(const char *what)
-{
-	fprintf(stderr, HELPER_NAME ": %s: %s\n", what, strerror(errno));
-	exit(1);
-}
+#include "tests/helpers/helper_cli.h"
 
 static int parse_addr(const char *s, unsigned port, struct sockaddr_storage *ss, socklen_t *len)
 {
