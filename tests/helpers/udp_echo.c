@@ -46,20 +46,12 @@ struct peer {
 	unsigned long long dgrams, bytes;
 };
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Wait for fd to be readable until `deadline` (ms); 0 on readable, -1 on timeout. */
 static int wait_readable(int fd, long long deadline)
 {
 	for (;;) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
-		long long left = deadline - now_ms();
+		long long left = deadline - (long long)now_ms();
 		int r;
 
 		if (left <= 0)
@@ -101,7 +93,7 @@ static int run_server(const char *addr, unsigned port, unsigned long long count,
 	struct sockaddr_storage ss, local;
 	socklen_t len, llen = sizeof(local);
 	unsigned long long done = 0, rbytes = 0, sbytes = 0;
-	long long deadline = now_ms() + (long long)timeout * 1000;
+	long long deadline = (long long)now_ms() + (long long)timeout * 1000;
 	char abuf[INET6_ADDRSTRLEN];
 	unsigned lport, i, npeers = 0;
 	int fd;
@@ -177,7 +169,7 @@ static int run_client(const char *addr, unsigned port, unsigned long long count,
 	struct sockaddr_storage ss, local;
 	socklen_t len, llen = sizeof(local);
 	unsigned long long k, sbytes = 0, rbytes = 0, sd = 0, rd = 0;
-	long long deadline = now_ms() + (long long)timeout * 1000;
+	long long deadline = (long long)now_ms() + (long long)timeout * 1000;
 	char lbuf[INET6_ADDRSTRLEN], rbuf[INET6_ADDRSTRLEN];
 	unsigned lport, rport;
 	size_t i;
