@@ -2,8 +2,8 @@
 """DNS queries per second kept under dnsperf against unbound, with and without
 a tracer, and netwarden's coverage (queries it saw / queries dnsperf sent).
 
-Imported by the suite (bench/suite.py); `python3 bench/dnsperf.py` runs a short
-demonstration. Pieces:
+Imported by the suite (bench/suite.py), which runs it against its contenders.
+Pieces:
 
   Resolver(addr, port, names)  unbound, one thread, answering every query from
                                local data (a static zone of `names` A and AAAA
@@ -15,7 +15,6 @@ demonstration. Pieces:
                                "completed", "lost", "qps", "avg_latency_ms", ...}
   nw_dns_seen(nw, server)      queries netwarden answered-or-timed-out for that
                                server since this client id's previous call
-  nw_dns_counters(nw)          the worker's DNS counters that explain a shortfall
 
 The default load (CLIENTS sockets, OUTSTANDING queries in flight) keeps the one
 unbound thread busy on its CPU while dnsperf has the other: more outstanding
@@ -27,9 +26,7 @@ import os
 import random
 import resource
 import shutil
-import signal
 import socket
-import statistics
 import struct
 import subprocess
 import sys
@@ -57,15 +54,6 @@ CLIENT_ID = "bench-dnsperf"
 # dropped statistics keys instead of missed packets.
 CLIENTS = 4
 OUTSTANDING = 100
-
-# counters of `netwardenctl stats` that say where DNS messages were lost
-NW_DNS_COUNTERS = (
-    "tel_dns_captured", "tel_dns_ring_full", "tel_dns_forced_wakeups", "tel_dns_truncated",
-    "dns_capture_loader_drops", "dns_queries", "dns_responses", "dns_stats_queries",
-    "dns_stats_responses", "dns_stats_retransmits", "dns_stats_unmatched_responses",
-    "dns_stats_timeouts", "dns_stats_inflight", "dns_stats_dropped_inflight",
-    "dns_stats_dropped_stats", "dns_stats_dropped_nomem", "dns_clients_dropped_entries",
-)
 
 
 def _name(i):
@@ -280,175 +268,3 @@ def nw_dns_seen(nw, server=SERVER, client_id=CLIENT_ID):
         if st["server"] == server:
             seen += st["answered"] + st["timeouts"]
     return seen
-
-
-def nw_dns_counters(nw):
-    """The worker's DNS counters (NW_DNS_COUNTERS that it reports)."""
-    st = json.loads(nw.ctl(["--json", "stats"], timeout=30))
-    return {k: st[k] for k in NW_DNS_COUNTERS if k in st}
-
-
-# --- demonstration: no tracer, netwarden (defaults), tcpdump; interleaved ---
-
-class Tracer:
-    """One contender, up for one run: "none", "netwarden" or "tcpdump"."""
-
-    def __init__(self, name):
-        self.name = name
-        self.nw = None
-        self.proc = None
-        self.dir = None
-
-    def start(self):
-        if self.name == "netwarden":
-            self.nw = nwbench.Netwarden()  # set first: stop() works if start() is interrupted
-            self.nw.start()
-        elif self.name == "tcpdump":
-            self.dir = tempfile.mkdtemp(prefix="nw-tcpdump-")
-            log = os.path.join(self.dir, "log")
-            with open(log, "wb") as f:
-                self.proc = subprocess.Popen(["tcpdump", "-i", "lo", "-n", "-w", "/dev/null",
-                                              "udp", "port", "53"], stdin=subprocess.DEVNULL,
-                                             stdout=f, stderr=subprocess.STDOUT)
-            if not nwbench.wait_line(log, "listening on", 15):
-                raise RuntimeError("tcpdump did not start: " + open(log, errors="replace").read())
-        return self
-
-    def cpu_s(self):
-        """CPU seconds of the tracer's processes so far (loader + worker, or tcpdump)."""
-        pids = [self.nw.loader.pid, self.nw.worker_pid] if self.nw else \
-            [self.proc.pid] if self.proc else []
-        return sum(nwbench.proc_cpu_s(p) or 0 for p in pids)
-
-    def stop(self):
-        if self.nw:
-            self.nw.stop()
-            self.nw = None
-        stop_proc(self.proc)
-        self.proc = None
-        if self.dir:
-            shutil.rmtree(self.dir, True)
-            self.dir = None
-
-
-def measure(tracer, server, seconds, datafile):
-    """One run under tracer: dnsperf's result plus, under netwarden, what it saw."""
-    try:
-        tracer.start()
-        if tracer.nw:
-            time.sleep(0.3)  # let the worker settle, as the other benches do
-            nw_dns_seen(tracer.nw, server)  # registers; what came before is not the load's
-            c0 = nw_dns_counters(tracer.nw)
-        t0 = tracer.cpu_s()
-        res = run_dnsperf(server, seconds, datafile=datafile)
-        res["tracer_cpu"] = (tracer.cpu_s() - t0) / res["run_s"]
-        if tracer.nw:
-            # a worker that died and was restarted lost what it had counted
-            exits = [line.strip() for line in open(tracer.nw.log, errors="replace")
-                     if "worker pid" in line and "exited" in line]
-            if exits:
-                res["nw_worker_exits"] = exits
-            res["nw_seen"] = nw_dns_seen(tracer.nw, server)
-            c1 = nw_dns_counters(tracer.nw)
-            res["nw_counters"] = {k: c1[k] - c0.get(k, 0) for k in c1}
-            res["coverage"] = res["nw_seen"] / max(res["sent"], 1)
-    finally:
-        tracer.stop()
-    return res
-
-
-def foreign_taps():
-    """Packet-capturing processes on the host (called when this module's own
-    tracer is not running): someone else's netwarden or tcpdump also sees this
-    DNS load, and its cost lands in the no-tracer runs too."""
-    found = []
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open("/proc/%s/comm" % pid) as f:
-                comm = f.read().strip()
-        except OSError:
-            continue
-        if comm in ("netwarden", "netwarden-worke", "tcpdump", "dumpcap", "tshark"):
-            found.append("%s[%s]" % (comm, pid))
-    return found
-
-
-def _sigterm(sig, frame):
-    raise KeyboardInterrupt  # so every finally below stops what it started
-
-
-def main():
-    if os.geteuid() != 0:
-        sys.exit("bench/dnsperf.py: needs root (port 53, BPF, packet sockets)")
-    for tool in ("unbound", "dnsperf", "tcpdump", "taskset"):
-        if not shutil.which(tool):
-            sys.exit("bench/dnsperf.py: %s not installed (scripts/deps.sh bench)" % tool)
-    if not os.path.isdir("/sys/kernel/tracing/events"):
-        subprocess.run(["mount", "-t", "tracefs", "nodev", "/sys/kernel/tracing"], check=False)
-    if not os.access(nwbench.NETWARDEN, os.X_OK):
-        subprocess.run(["make", "-C", nwbench.ROOT, "all"], check=True, timeout=900)
-    signal.signal(signal.SIGTERM, _sigterm)
-    seconds = int(os.environ.get("NW_BENCH_SECONDS", "3"))
-    rounds = int(os.environ.get("NW_BENCH_ROUNDS", "2"))
-    tmp = tempfile.mkdtemp(prefix="nw-dnsperf-")
-    resolver = Resolver()
-    try:
-        datafile = queries_file(os.path.join(tmp, "queries"))
-        resolver.start(cpu=0)
-        print("unbound pid %d on %s:53 (CPU 0), dnsperf -c %d -q %d on CPU 1, %d s runs" %
-              (resolver.pid, SERVER, CLIENTS, OUTSTANDING, seconds))
-        order = []
-        for _ in range(rounds):
-            order += ["none", "netwarden", "none", "tcpdump"]
-        order.append("none")
-        runs = []
-        for name in order:
-            cpu0 = nwbench.proc_cpu_s(resolver.pid)
-            foreign = foreign_taps()
-            r = measure(Tracer(name), SERVER, seconds, datafile)
-            foreign = sorted(set(foreign) | set(foreign_taps()))
-            r["unbound_cpu"] = (nwbench.proc_cpu_s(resolver.pid) - cpu0) / r["run_s"]
-            r["tracer"] = name
-            runs.append(r)
-            line = "%-9s qps %9.0f  sent %8d  lost %5d  avg %.3f ms  unbound CPU %3.0f%%" % (
-                name, r["qps"], r["sent"], r["lost"], r["avg_latency_ms"], 100 * r["unbound_cpu"])
-            if name != "none":
-                line += "  tracer CPU %3.0f%%" % (100 * r["tracer_cpu"])
-            # what the machine did besides unbound, dnsperf and the tracer's
-            # processes: softirq outside them, and anyone else's work (noise)
-            line += "  other CPU %3.0f%%" % (100 * (r["machine_cpu"] - r["unbound_cpu"] -
-                                                 r["dnsperf_cpu"] - r["tracer_cpu"]))
-            if "coverage" in r:
-                line += "  seen %d coverage %.4f" % (r["nw_seen"], r["coverage"])
-            if foreign:
-                line += "  (also capturing: %s)" % " ".join(foreign)
-            print(line, flush=True)
-            for e in r.get("nw_worker_exits", []):
-                print("          " + e, flush=True)
-            if r.get("nw_counters"):
-                print("          " + " ".join("%s=%d" % kv for kv in r["nw_counters"].items()
-                                              if kv[1]), flush=True)
-        print()
-        for name in ("netwarden", "tcpdump"):
-            ratios = []
-            for i, r in enumerate(runs):
-                if r["tracer"] == name:
-                    base = statistics.mean([runs[i - 1]["qps"], runs[i + 1]["qps"]])
-                    ratios.append(r["qps"] / base)
-            line = "%-9s qps ratio to adjacent no-tracer runs: %s" % (
-                name, " ".join("%.3f" % x for x in ratios))
-            if name == "netwarden":
-                line += "; coverage %s" % " ".join("%.4f" % r["coverage"] for r in runs
-                                                    if r["tracer"] == name)
-            print(line)
-    except KeyboardInterrupt:
-        sys.exit(130)
-    finally:
-        resolver.stop()
-        shutil.rmtree(tmp, True)
-
-
-if __name__ == "__main__":
-    main()

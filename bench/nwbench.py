@@ -81,23 +81,26 @@ def stop_proc(p, sig=signal.SIGTERM, timeout=15):
         p.wait(5)
 
 
-def prog_ids(pid):
-    """Ids of the BPF programs a process holds (fdinfo prog_id lines)."""
-    ids = set()
-    base = "/proc/%d/fdinfo" % pid
+def fdinfos(pid):
+    """(readlink target, {fdinfo key: value}) for each fd a process holds."""
+    base = "/proc/%d" % pid
     try:
-        fds = os.listdir(base)
+        fds = os.listdir(base + "/fd")
     except OSError:
-        return ids
+        return
     for fd in fds:
         try:
-            with open(os.path.join(base, fd)) as f:
-                for line in f:
-                    if line.startswith("prog_id:"):
-                        ids.add(int(line.split()[1]))
+            target = os.readlink("%s/fd/%s" % (base, fd))
+            with open("%s/fdinfo/%s" % (base, fd)) as f:
+                info = dict(line.split(":", 1) for line in f if ":" in line)
         except OSError:
-            pass
-    return ids
+            continue
+        yield target, {k.strip(): v.strip() for k, v in info.items()}
+
+
+def prog_ids(pid):
+    """Ids of the BPF programs a process holds (prog and link fds' prog_id)."""
+    return {int(info["prog_id"]) for _, info in fdinfos(pid) if "prog_id" in info}
 
 
 def progs_by_id(ids):

@@ -182,23 +182,10 @@ def _bpftool_names():
 def bpf_objects(pid):
     """BPF maps and programs whose fds a process holds: ({map_id: info}, {prog_id: memlock})."""
     maps, progs = {}, {}
-    try:
-        fds = os.listdir("/proc/%d/fd" % pid)
-    except OSError:
-        return maps, progs
-    for fd in fds:
-        try:
-            target = os.readlink("/proc/%d/fd/%s" % (pid, fd))
-            if target not in ("anon_inode:bpf-map", "anon_inode:bpf-prog"):
-                continue
-            with open("/proc/%d/fdinfo/%s" % (pid, fd)) as f:
-                info = dict(line.split(":", 1) for line in f if ":" in line)
-        except OSError:
-            continue
-        info = {k.strip(): v.strip() for k, v in info.items()}
+    for target, info in nwbench.fdinfos(pid):
         if target == "anon_inode:bpf-prog" and "prog_id" in info:
             progs[int(info["prog_id"])] = int(info.get("memlock", 0))
-        elif "map_id" in info:
+        elif target == "anon_inode:bpf-map" and "map_id" in info:
             t = int(info.get("map_type", -1))
             maps[int(info["map_id"])] = {"id": int(info["map_id"]), "type": MAP_TYPE_NAMES.get(t, str(t)),
                                          "max_entries": int(info.get("max_entries", 0)),

@@ -669,10 +669,7 @@ def attribution(conts, prof, raw):
             try:
                 c.start()
                 pid = c.nw.loader.pid if isinstance(c, NetwardenC) else c.consumer_pid()
-                ids = nb.prog_ids(pid)
-                if not ids:
-                    for child in os.listdir("/proc/%d/task" % pid):
-                        ids |= nb.prog_ids(int(child))
+                ids = nb.prog_ids(pid)  # threads share the fd table: the process is enough
                 before = nb.progs_by_id(ids)
                 w = wrk(CLOSE_PORT, prof["http_s"])
                 after = nb.progs_by_id(ids)
