@@ -344,6 +344,32 @@ def proc_status(pid):
     return out
 
 
+def libfuzzer(tap, name, fuzzer, seconds, corpus, artifacts):
+    """Run a libFuzzer binary on corpus for `seconds` (bounded) and report:
+    a crash, sanitizer report, timeout or leak fails (the reproducer is left
+    in artifacts/ and named), and some inputs must have run."""
+    cmd = [fuzzer, "-max_total_time=%d" % seconds, "-timeout=10", "-rss_limit_mb=2048",
+           "-print_final_stats=1", "-artifact_prefix=" + artifacts + "/", corpus]
+    try:
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=seconds + 120, text=True, errors="replace")
+        out, rc = p.stdout, p.returncode
+    except subprocess.TimeoutExpired as e:
+        out = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or "")
+        rc = -1
+    stats = dict(re.findall(r"^stat::(\w+):\s+(\d+)", out, re.M))
+    execs = int(stats.get("number_of_executed_units", 0))
+    rate = int(stats.get("average_exec_per_sec", 0))
+    crashed = rc != 0 or re.search(r"^==\d+==ERROR|^SUMMARY: |deadly signal|runtime error:", out, re.M)
+    artifact = re.findall(r"Test unit written to (\S+)", out)
+    tap.ok(not crashed, "%s: %d s of fuzzing without a crash or sanitizer report (exit %d)"
+           % (name, seconds, rc),
+           "\n".join(out.splitlines()[-40:] + ["reproducer: %s" % a for a in artifact]))
+    tap.ok(execs > 0, "%s: executed %d inputs, %d/s, %s new corpus units"
+           % (name, execs, rate, stats.get("new_units_added", "?")))
+    tap.diag("%s: %d executions in %d s (%d exec/s), corpus %s" % (name, execs, seconds, rate, corpus))
+
+
 def kmsg_seccomp(pid):
     """The kernel's seccomp audit records (type=1326) for pid, from dmesg:
     [{"syscall": int, "code": "0x...", "sig": int}]. Needs no auditd: the kernel

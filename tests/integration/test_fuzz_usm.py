@@ -9,9 +9,7 @@ when set so runs build on each other. A crash, a sanitizer report, a timeout
 or a leak is a failure; the reproducer is left in .output/fuzz/artifacts/.
 """
 import os
-import re
 import struct
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -113,25 +111,7 @@ def run(tap, name, seeds):
     for i, s in enumerate(seeds):
         with open(os.path.join(corpus, "seed-%03d" % i), "wb") as f:
             f.write(s)
-    cmd = [fuzzer, "-max_total_time=%d" % seconds, "-timeout=10", "-rss_limit_mb=2048",
-           "-print_final_stats=1", "-artifact_prefix=" + ARTIFACTS + "/", corpus]
-    try:
-        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                           timeout=seconds + 120, text=True, errors="replace")
-        out, rc = p.stdout, p.returncode
-    except subprocess.TimeoutExpired as e:
-        out = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or "")
-        rc = -1
-    stats = dict(re.findall(r"^stat::(\w+):\s+(\d+)", out, re.M))
-    execs = int(stats.get("number_of_executed_units", 0))
-    rate = int(stats.get("average_exec_per_sec", 0))
-    crashed = rc != 0 or re.search(r"^==\d+==ERROR|^SUMMARY: |deadly signal|runtime error:", out, re.M)
-    artifact = re.findall(r"Test unit written to (\S+)", out)
-    tap.ok(not crashed, "%s: %d s of fuzzing without a crash or sanitizer report (exit %d)"
-           % (name, seconds, rc),
-           "\n".join(out.splitlines()[-40:] + ["reproducer: %s" % a for a in artifact]))
-    tap.ok(execs > 0, "%s: executed %d inputs, %d/s, %s new corpus units"
-           % (name, execs, rate, stats.get("new_units_added", "?")))
+    nw.libfuzzer(tap, name, fuzzer, seconds, corpus, ARTIFACTS)
 
 
 tap = nw.Tap()
